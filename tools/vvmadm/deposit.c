@@ -1,0 +1,115 @@
+/* The commit protocol of docs/fs-layout.md, as every writer of the mount
+ * follows it: create a new name, write, fsync, read back the UID. */
+#include "vvmadm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* Tries of a fresh temporary name before giving up. */
+#define CREATE_TRIES 100
+
+static int create_temp(const char *mbox_dir, char **path_r)
+{
+	static unsigned seq;
+
+	for (int i = 0; i < CREATE_TRIES; i++) {
+		char *path = g_strdup_printf("%s/vvmadm-%ld-%u.tmp", mbox_dir,
+					     (long)getpid(), seq++);
+		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+			      0644);
+
+		if (fd >= 0) {
+			*path_r = path;
+			return fd;
+		}
+		g_free(path);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* On failure *reason_r names the attribute vvmfs refused. */
+static int set_attributes(int fd, const struct vvmadm_deposit *deposit,
+			  char **reason_r)
+{
+	if (deposit->flags != NULL && *deposit->flags != '\0' &&
+	    fsetxattr(fd, "user.imap.flags", deposit->flags,
+		      strlen(deposit->flags), 0) < 0) {
+		int err = errno;
+
+		*reason_r = g_strdup_printf("flags '%s' refused",
+					    deposit->flags);
+		return -err;
+	}
+	if (deposit->internaldate > 0) {
+		char date[32];
+		int len = g_snprintf(date, sizeof(date), "%" G_GINT64_FORMAT,
+				     deposit->internaldate);
+
+		if (fsetxattr(fd, "user.imap.internaldate", date, len, 0) < 0) {
+			int err = errno;
+
+			*reason_r = g_strdup_printf("internaldate %s refused",
+						    date);
+			return -err;
+		}
+	}
+	return 0;
+}
+
+static int read_uid(int fd, uint32_t *uid_r)
+{
+	g_autofree char *text = NULL;
+	guint64 uid;
+	int ret = vvmadm_fxattr_get(fd, "user.imap.uid", &text);
+
+	if (ret < 0)
+		return ret;
+	if (!g_ascii_string_to_unsigned(text, 10, 1, G_MAXUINT32, &uid, NULL))
+		return -EBADMSG;
+	*uid_r = (uint32_t)uid;
+	return 0;
+}
+
+int vvmadm_deposit(const char *mbox_dir, GBytes *data,
+		   const struct vvmadm_deposit *deposit, uint32_t *uid_r,
+		   char **reason_r)
+{
+	g_autofree char *path = NULL;
+	size_t len;
+	const guint8 *bytes = g_bytes_get_data(data, &len);
+	int fd = create_temp(mbox_dir, &path);
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = set_attributes(fd, deposit, reason_r);
+	if (ret == 0) {
+		ret = vvmadm_write_all(fd, bytes, len);
+		if (ret < 0)
+			vvmadm_fxattr_get(fd, "user.vvm.error", reason_r);
+	}
+	if (ret < 0) {
+		/* Removing a file still being written abandons it, so the
+		 * close() below commits nothing. */
+		unlink(path);
+		close(fd);
+		return ret;
+	}
+	if (fsync(fd) < 0) {
+		ret = -errno;
+		/* Rejected: vvmfs has retired the name already. */
+		vvmadm_fxattr_get(fd, "user.vvm.error", reason_r);
+		close(fd);
+		return ret;
+	}
+	ret = read_uid(fd, uid_r);
+	/* After a successful fsync() the message is committed: a failing
+	 * close() cannot undo that, so its result does not matter. */
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,484 @@
+/* Open files: committed messages (read-only, served from the store),
+ * messages being written, profile values and change-feed views. */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+enum handle_type {
+	HANDLE_CONTENT, /* a message, a change feed: fixed bytes to read */
+	HANDLE_PENDING, /* a message being written */
+	HANDLE_PROFILE, /* a profile value */
+};
+
+struct handle {
+	enum handle_type type;
+	GBytes *content;
+	uint64_t msgid; /* a message whose content is not fetched yet */
+	struct dyn_node *node;
+	/* HANDLE_PROFILE: the file as it will read after this writer's
+	 * writes, i.e. the value and its newline. */
+	GMutex lock;
+	uint32_t sub_id;
+	const struct vvm_profile_key *key;
+	GString *text;
+	bool truncated;
+	bool written; /* a write came, valid or not */
+};
+
+static struct handle *handle_get(struct fuse_file_info *fi)
+{
+	return (struct handle *)(uintptr_t)fi->fh;
+}
+
+static void handle_free(struct handle *h)
+{
+	if (h->content != NULL)
+		g_bytes_unref(h->content);
+	if (h->text != NULL)
+		g_string_free(h->text, TRUE);
+	g_mutex_clear(&h->lock);
+	g_free(h);
+}
+
+static struct handle *handle_new(enum handle_type type)
+{
+	struct handle *h = g_new0(struct handle, 1);
+
+	h->type = type;
+	g_mutex_init(&h->lock);
+	return h;
+}
+
+static bool pending_is_empty(struct pending *p)
+{
+	bool empty;
+
+	g_mutex_lock(&p->lock);
+	empty = p->state == PENDING_WRITING && p->len == 0;
+	g_mutex_unlock(&p->lock);
+	return empty;
+}
+
+static void reply_open(fuse_req_t req, struct fuse_file_info *fi,
+		       struct handle *h)
+{
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(h);
+}
+
+static bool wants_write(const struct fuse_file_info *fi)
+{
+	return (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+}
+
+static int open_message(struct vvmfs *fs, fuse_ino_t ino,
+			struct fuse_file_info *fi, struct handle **h_r)
+{
+	uint64_t id = ino_id(ino);
+	struct ms_message msg;
+	int ret;
+
+	if (wants_write(fi))
+		return -EPERM;
+	ret = ms_message_get(fs->ms, (uint32_t)(id >> 32), (uint32_t)id, &msg);
+	if (ret < 0)
+		return ret;
+	/* The body is fetched at the first read that reaches us: with the
+	 * page cache warm, none does. */
+	*h_r = handle_new(HANDLE_CONTENT);
+	(*h_r)->msgid = msg.msgid;
+	/* Committed messages never change: let the page cache keep them. */
+	fi->keep_cache = 1;
+	return 0;
+}
+
+/* The bytes a content handle reads, fetched once. */
+static int handle_content(struct vvmfs *fs, struct handle *h, GBytes **out_r)
+{
+	int ret = 0;
+
+	g_mutex_lock(&h->lock);
+	if (h->content == NULL)
+		ret = ms_message_body(fs->ms, h->msgid, &h->content);
+	if (ret == 0)
+		*out_r = g_bytes_ref(h->content);
+	g_mutex_unlock(&h->lock);
+	return ret;
+}
+
+static int open_changes(struct vvmfs *fs, fuse_ino_t ino,
+			struct fuse_file_info *fi, struct handle **h_r)
+{
+	struct dyn_node *node = dyn_get(fs, ino);
+	GString *text;
+	int ret;
+
+	if (node == NULL)
+		return -ENOENT;
+	if (wants_write(fi))
+		return -EACCES;
+	text = g_string_sized_new(4096);
+	ret = ms_changes(fs->ms, node->mbox_id, node->since, text);
+	if (ret < 0) {
+		g_string_free(text, TRUE);
+		return ret;
+	}
+	*h_r = handle_new(HANDLE_CONTENT);
+	(*h_r)->content = g_string_free_to_bytes(text);
+	fi->direct_io = 1;
+	return 0;
+}
+
+static int open_pending(struct vvmfs *fs, fuse_ino_t ino,
+			struct fuse_file_info *fi, struct handle **h_r)
+{
+	struct dyn_node *node = dyn_get(fs, ino);
+	struct pending *p;
+	int ret = 0;
+
+	if (node == NULL)
+		return -ENOENT;
+	p = node->pending;
+	g_mutex_lock(&p->lock);
+	/* One writer per message: a second opener could not know when the
+	 * first commits. */
+	if (p->opened || p->state != PENDING_WRITING)
+		ret = -EBUSY;
+	else
+		p->opened = true;
+	g_mutex_unlock(&p->lock);
+	if (ret < 0)
+		return ret;
+	*h_r = handle_new(HANDLE_PENDING);
+	(*h_r)->node = node;
+	fi->direct_io = 1;
+	return 0;
+}
+
+static int open_profile(struct vvmfs *fs, fuse_ino_t ino,
+			struct fuse_file_info *fi, struct handle **h_r)
+{
+	uint64_t id = ino_id(ino);
+	size_t count;
+	const struct vvm_profile_key *keys = vvm_profile_keys(&count);
+	g_autofree char *value = NULL;
+	struct handle *h;
+	int ret;
+
+	if ((id & 0xff) >= count)
+		return -ENOENT;
+	h = handle_new(HANDLE_PROFILE);
+	h->sub_id = (uint32_t)(id >> 8);
+	h->key = &keys[id & 0xff];
+	ret = ms_profile_get(fs->ms, h->sub_id, h->key, &value);
+	if (ret < 0) {
+		handle_free(h);
+		return ret;
+	}
+	h->content = g_bytes_new_take(g_strconcat(value, "\n", NULL),
+				      strlen(value) + 1);
+	h->truncated = (fi->flags & O_TRUNC) != 0;
+	h->text = h->truncated ? g_string_new("")
+			       : g_string_new_len(value, (gssize)strlen(value));
+	if (!h->truncated)
+		g_string_append_c(h->text, '\n');
+	fi->direct_io = 1;
+	*h_r = h;
+	return 0;
+}
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vvmfs *fs = req_fs(req);
+	struct handle *h = NULL;
+	int ret;
+
+	switch (ino_type(ino)) {
+	case INO_MESSAGE:
+		ret = open_message(fs, ino, fi, &h);
+		break;
+	case INO_PROFILE:
+		ret = open_profile(fs, ino, fi, &h);
+		break;
+	case INO_DYN: {
+		struct dyn_node *node = dyn_get(fs, ino);
+
+		ret = node == NULL ? -ENOENT
+		      : node->type == DYN_CHANGES ? open_changes(fs, ino, fi, &h)
+						  : open_pending(fs, ino, fi, &h);
+		break;
+	}
+	default:
+		ret = -EISDIR;
+	}
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		reply_open(req, fi, h);
+}
+
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi)
+{
+	struct vvmfs *fs = req_fs(req);
+	uint32_t mbox_id = (uint32_t)ino_id(parent);
+	struct fuse_entry_param e = { 0 };
+	struct ms_message msg;
+	struct dyn_node *node;
+	struct handle *h;
+	uint32_t uid;
+	int ret;
+
+	if (ino_type(parent) != INO_MAILBOX) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (name[0] == '.' ||
+	    (fs_parse_uid_name(name, &uid) &&
+	     ms_message_get(fs->ms, mbox_id, uid, &msg) == 0)) {
+		fuse_reply_err(req, name[0] == '.' ? EINVAL : EEXIST);
+		return;
+	}
+	node = dyn_pending_create(fs, mbox_id, name);
+	if (node == NULL) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	ret = fs_stat(fs, node->ino, &e.attr);
+	if (ret < 0) {
+		dyn_forget(fs, node->ino, 1);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	e.ino = node->ino;
+	h = handle_new(HANDLE_PENDING);
+	h->node = node;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		pending_abandon(fs, node);
+		dyn_forget(fs, node->ino, 1);
+		handle_free(h);
+	}
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	struct handle *h = handle_get(fi);
+	struct pending *p;
+	GBytes *content = NULL;
+	gsize len;
+	const char *data;
+	int ret;
+
+	if (h->type == HANDLE_PENDING) {
+		p = h->node->pending;
+		g_mutex_lock(&p->lock);
+		if ((size_t)off < p->len)
+			fuse_reply_buf(req, (const char *)p->data + off,
+				       MIN(size, p->len - (size_t)off));
+		else
+			fuse_reply_buf(req, NULL, 0);
+		g_mutex_unlock(&p->lock);
+		return;
+	}
+	ret = handle_content(req_fs(req), h, &content);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	data = g_bytes_get_data(content, &len);
+	if ((size_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, data + off, MIN(size, len - (size_t)off));
+	g_bytes_unref(content);
+}
+
+/* Stores the profile text as it stands, minus its newline. Called with
+ * h->lock held. */
+static int profile_store(struct vvmfs *fs, struct handle *h)
+{
+	const char *reason = NULL;
+	size_t len = h->text->len;
+	int ret;
+
+	if (len > 0 && h->text->str[len - 1] == '\n')
+		len--;
+	ret = ms_profile_set(fs->ms, h->sub_id, h->key, h->text->str, len,
+			     &reason);
+	if (ret == -EINVAL)
+		g_message("refused profile/%s for subscriber %u: %s",
+			  h->key->name, h->sub_id, reason);
+	return ret;
+}
+
+static int profile_write(struct vvmfs *fs, struct handle *h, const char *buf,
+			 size_t size, off_t off)
+{
+	g_autoptr(GString) before = NULL;
+	int ret;
+
+	/* Profile values are tiny; refuse a write that could not be one. */
+	if (off < 0 || (size_t)off + size > 4096)
+		return -EINVAL;
+	g_mutex_lock(&h->lock);
+	before = g_string_new_len(h->text->str, (gssize)h->text->len);
+	if ((size_t)off > h->text->len)
+		g_string_set_size(h->text, (gsize)off);
+	g_string_overwrite_len(h->text, (gsize)off, buf, (gssize)size);
+	ret = profile_store(fs, h);
+	if (ret < 0)
+		g_string_assign(h->text, before->str);
+	h->written = true;
+	g_mutex_unlock(&h->lock);
+	return ret;
+}
+
+/* ftruncate(fd, 0) on a profile file: as O_TRUNC, nothing is stored until
+ * a value is written or the file is closed. */
+static int profile_truncate(struct fuse_file_info *fi, off_t size)
+{
+	struct handle *h = fi != NULL ? handle_get(fi) : NULL;
+
+	if (size != 0)
+		return -EINVAL;
+	if (h == NULL)
+		return 0;
+	g_mutex_lock(&h->lock);
+	g_string_truncate(h->text, 0);
+	h->truncated = true;
+	h->written = false;
+	g_mutex_unlock(&h->lock);
+	return 0;
+}
+
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi)
+{
+	struct vvmfs *fs = req_fs(req);
+	struct handle *h = handle_get(fi);
+	struct pending *p;
+	int ret;
+
+	switch (h->type) {
+	case HANDLE_PENDING:
+		p = h->node->pending;
+		g_mutex_lock(&p->lock);
+		ret = pending_write(fs, p, buf, size, off);
+		g_mutex_unlock(&p->lock);
+		break;
+	case HANDLE_PROFILE:
+		ret = profile_write(fs, h, buf, size, off);
+		break;
+	default:
+		ret = -EPERM;
+	}
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_write(req, size);
+}
+
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct vvmfs *fs = req_fs(req);
+	struct handle *h = handle_get(fi);
+	int ret = 0;
+
+	/* A shell's `> file` closes a duplicate before writing anything:
+	 * only a close after data was written commits. */
+	if (h->type == HANDLE_PENDING && pending_is_empty(h->node->pending)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (h->type == HANDLE_PENDING) {
+		if (writer_was_killed(fuse_req_ctx(req)->pid))
+			pending_abandon(fs, h->node);
+		else
+			ret = pending_commit(fs, h->node);
+		/* Closing after an abandon (unlink) is not an error. */
+		if (ret == -ENOENT)
+			ret = 0;
+	}
+	fuse_reply_err(req, -ret);
+}
+
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi)
+{
+	struct handle *h = handle_get(fi);
+	int ret = 0;
+
+	if (h->type == HANDLE_PENDING)
+		ret = pending_commit(req_fs(req), h->node);
+	fuse_reply_err(req, -ret);
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_get(fi);
+	struct pending *p;
+
+	if (h->type == HANDLE_PROFILE && h->truncated && !h->written) {
+		/* `: > file` wrote nothing: the value becomes empty, if
+		 * empty is valid. There is no one left to tell otherwise. */
+		profile_store(req_fs(req), h);
+	}
+	if (h->type == HANDLE_PENDING) {
+		/* No commit came (the writer died, or wrote nothing and
+		 * never called fsync): nothing is stored. */
+		pending_abandon(req_fs(req), h->node);
+		p = h->node->pending;
+		g_mutex_lock(&p->lock);
+		p->opened = false;
+		g_mutex_unlock(&p->lock);
+	}
+	handle_free(h);
+	fuse_reply_err(req, 0);
+}
+
+void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi)
+{
+	struct vvmfs *fs = req_fs(req);
+	struct dyn_node *node;
+	struct stat st;
+	int ret = 0;
+
+	switch (ino_type(ino)) {
+	case INO_MESSAGE:
+		/* Immutable: no truncation, no times, no modes. */
+		ret = -EPERM;
+		break;
+	case INO_DYN:
+		node = dyn_get(fs, ino);
+		if (node == NULL || node->type != DYN_PENDING) {
+			ret = node == NULL ? -ENOENT : -EPERM;
+		} else if (to_set & FUSE_SET_ATTR_SIZE) {
+			g_mutex_lock(&node->pending->lock);
+			ret = pending_truncate(fs, node->pending,
+					       attr->st_size);
+			g_mutex_unlock(&node->pending->lock);
+		}
+		break;
+	case INO_PROFILE:
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			ret = profile_truncate(fi, attr->st_size);
+		break;
+	default:
+		break;
+	}
+	/* Other attribute changes are accepted and have no effect: owners,
+	 * modes and times of the tree are vvmfs's, not the caller's. */
+	if (ret == 0)
+		ret = fs_stat(fs, ino, &st);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, 0);
+}

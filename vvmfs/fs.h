@@ -1,0 +1,210 @@
+/* vvmfs's FUSE layer: inode numbers, open handles, messages being written,
+ * and the operations table. The rules live in store/mailstore.c; this layer
+ * maps paths and file operations onto it. */
+#ifndef VVM_FS_H
+#define VVM_FS_H
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "index.h"
+#include "mailstore.h"
+
+/* Inode numbers encode what they name, so that no table is needed for the
+ * persistent objects: the top four bits are the type. Mailbox ids, UIDs and
+ * subscriber ids are never reused, so neither are inode numbers. Files that
+ * exist only in memory (a message being written, a change-feed view) get a
+ * counter from the dynamic table instead. */
+enum ino_type {
+	INO_ROOT = 0,
+	INO_OUTBOX = 1,      /* id: 0 .outbox, 1 sms, 2 push */
+	INO_SUB = 2,         /* id: sub_id */
+	INO_PROFILE_DIR = 3, /* id: sub_id */
+	INO_PROFILE = 4,     /* id: sub_id << 8 | key index */
+	INO_MAILBOX = 5,     /* id: mbox_id */
+	INO_CHANGES_DIR = 6, /* id: mbox_id */
+	INO_MESSAGE = 7,     /* id: mbox_id << 32 | uid */
+	INO_DYN = 8,         /* id: dynamic table key */
+};
+
+#define INO_ID_MASK ((UINT64_C(1) << 60) - 1)
+
+static inline fuse_ino_t ino_make(enum ino_type type, uint64_t id)
+{
+	return type == INO_ROOT ? FUSE_ROOT_ID
+				: ((uint64_t)type << 60) | (id & INO_ID_MASK);
+}
+
+static inline enum ino_type ino_type(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? INO_ROOT : (enum ino_type)(ino >> 60);
+}
+
+static inline uint64_t ino_id(fuse_ino_t ino)
+{
+	return ino & INO_ID_MASK;
+}
+
+static inline fuse_ino_t ino_message(uint32_t mbox_id, uint32_t uid)
+{
+	return ino_make(INO_MESSAGE, (uint64_t)mbox_id << 32 | uid);
+}
+
+enum pending_state {
+	PENDING_WRITING,
+	PENDING_COMMITTED,
+	PENDING_REJECTED,
+	PENDING_ABANDONED,
+};
+
+/* A message being written: it lives in memory until fsync or close commits
+ * it, and stays afterwards (until the kernel forgets it) so that the writer
+ * can read its UID or the rejection reason from the open file. */
+struct pending {
+	GMutex lock;
+	char *name;
+	uint32_t mbox_id;
+	uint8_t *data;     /* what was written so far */
+	size_t len;
+	size_t capacity;
+	uint32_t flags;
+	int64_t internaldate;
+	enum pending_state state;
+	bool opened;
+	int error;
+	char *reason;
+	uint32_t uid;
+};
+
+enum dyn_type {
+	DYN_PENDING,
+	DYN_CHANGES,
+};
+
+struct dyn_node {
+	fuse_ino_t ino;
+	uint64_t nlookup;
+	enum dyn_type type;
+	uint32_t mbox_id;
+	uint64_t since;          /* DYN_CHANGES */
+	struct pending *pending; /* DYN_PENDING */
+};
+
+struct vvmfs_options {
+	char *config_file;
+	uint64_t max_message_size;
+	unsigned retention_interval;
+};
+
+struct vvmfs {
+	struct mailstore *ms;
+	struct fuse_session *se;
+	struct vvmfs_options options;
+	struct index_limits index_limits;
+	uid_t uid;
+	gid_t gid;
+	int64_t started; /* the times of files that have none of their own */
+
+	GMutex dyn_lock;
+	uint64_t dyn_next;
+	GHashTable *dyn_by_ino;      /* fuse_ino_t -> struct dyn_node */
+	GHashTable *pending_by_name; /* "mbox_id/name" -> struct dyn_node */
+
+	GAsyncQueue *notify_queue;
+	GThread *notify_thread;
+	GThread *retention_thread;
+	GMutex stop_lock;
+	GCond stop_cond;
+	bool stopping;
+};
+
+extern const struct fuse_lowlevel_ops vvmfs_ops;
+
+static inline struct vvmfs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* fs-attr.c: attributes and entries for every kind of inode. */
+int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r);
+/* Replies to a lookup-like request with the entry for ino. */
+void fs_reply_entry(fuse_req_t req, fuse_ino_t ino);
+bool fs_parse_uid_name(const char *name, uint32_t *uid_r);
+
+/* fs-dyn.c: the dynamic inode table. */
+struct dyn_node *dyn_pending_create(struct vvmfs *fs, uint32_t mbox_id,
+				    const char *name);
+struct dyn_node *dyn_changes_create(struct vvmfs *fs, uint32_t mbox_id,
+				    uint64_t since);
+/* Looks up and takes a lookup reference (for a lookup reply). */
+struct dyn_node *dyn_pending_lookup(struct vvmfs *fs, uint32_t mbox_id,
+				    const char *name);
+/* Looks up without a reference; valid while the kernel holds one. */
+struct dyn_node *dyn_get(struct vvmfs *fs, fuse_ino_t ino);
+void dyn_forget(struct vvmfs *fs, fuse_ino_t ino, uint64_t nlookup);
+/* Retires a pending file's name: commits and rejections make it vanish. */
+void dyn_pending_unname(struct vvmfs *fs, struct dyn_node *node);
+/* Calls cb for each pending name in a mailbox. */
+void dyn_pending_foreach(struct vvmfs *fs, uint32_t mbox_id,
+			 void (*cb)(void *ctx, const char *name,
+				    fuse_ino_t ino),
+			 void *ctx);
+void dyn_init(struct vvmfs *fs);
+void dyn_destroy(struct vvmfs *fs);
+
+/* fs-commit.c: turning a written file into a committed message. */
+/* Writes into a pending file; -EFBIG past max_message_size (which rejects
+ * the message), -ENOMEM, -EPERM once committed. Call with p->lock held. */
+int pending_write(struct vvmfs *fs, struct pending *p, const char *buf,
+		  size_t size, off_t off);
+int pending_truncate(struct vvmfs *fs, struct pending *p, off_t size);
+int pending_commit(struct vvmfs *fs, struct dyn_node *node);
+void pending_abandon(struct vvmfs *fs, struct dyn_node *node);
+bool writer_was_killed(pid_t pid);
+
+/* fs-notify.c: telling the kernel about changes it did not see. */
+void notify_start(struct vvmfs *fs);
+void notify_stop(struct vvmfs *fs);
+void notify_deleted(struct vvmfs *fs, fuse_ino_t parent, fuse_ino_t child,
+		    const char *name);
+
+/* fs-dir.c, fs-file.c, fs-xattr.c: the operations. */
+void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void fs_forget_multi(fuse_req_t req, size_t count,
+		     struct fuse_forget_data *forgets);
+void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi);
+void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	      mode_t mode);
+void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       fuse_ino_t newparent, const char *newname, unsigned int flags);
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, struct fuse_file_info *fi);
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi);
+void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi);
+void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 size_t size);
+void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		 const char *value, size_t size, int flags);
+void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+void fs_statfs(fuse_req_t req, fuse_ino_t ino);
+
+#endif

@@ -1,0 +1,293 @@
+/* vvmfs [-f] [-o opts] STORE_DIR MOUNTPOINT
+ *
+ * Opens the store, mounts it and serves it with a pool of threads until
+ * SIGTERM, SIGINT or an unmount; then unmounts cleanly and closes the
+ * store. */
+#include "fs.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/vvm/vvm.conf"
+
+struct cmdline {
+	char *config_file;
+	char *max_message_size;
+	char *retention_interval;
+	char *store_dir;
+};
+
+#define OPT(t, p) { t, offsetof(struct cmdline, p), 0 }
+static const struct fuse_opt vvmfs_opts[] = {
+	OPT("config=%s", config_file),
+	OPT("max_message_size=%s", max_message_size),
+	OPT("retention_interval=%s", retention_interval),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct cmdline *cmd = data;
+
+	/* The first non-option is the store; the second the mountpoint,
+	 * which fuse_parse_cmdline() takes. */
+	if (key == FUSE_OPT_KEY_NONOPT && cmd->store_dir == NULL) {
+		cmd->store_dir = g_strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [-f] [-o opts] STORE_DIR MOUNTPOINT\n\n"
+	       "vvmfs options:\n"
+	       "    -o config=FILE               vvm config (default %s)\n"
+	       "    -o max_message_size=BYTES    largest message (32 MiB)\n"
+	       "    -o retention_interval=SECS   Expires check period (60)\n\n",
+	       prog, DEFAULT_CONFIG);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+static bool parse_u64(const char *text, uint64_t min, uint64_t max,
+		      uint64_t *value_r)
+{
+	char *end;
+	guint64 v;
+
+	if (text == NULL || !g_ascii_isdigit(text[0]))
+		return false;
+	v = g_ascii_strtoull(text, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		return false;
+	*value_r = v;
+	return true;
+}
+
+/* Settings come from the config file, then -o options override them. */
+static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
+			struct ms_options *ms_opts)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error = NULL;
+	const char *file = cmd->config_file;
+	uint64_t v;
+
+	fs->options.max_message_size = 32 << 20;
+	fs->options.retention_interval = 60;
+	vvm_profile_limits_default(&ms_opts->profile_limits);
+	if (file == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
+		file = DEFAULT_CONFIG;
+	if (file != NULL) {
+		if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE,
+					       &error)) {
+			fprintf(stderr, "vvmfs: %s: %s\n", file,
+				error->message);
+			return -1;
+		}
+		v = (uint64_t)g_key_file_get_uint64(kf, "vvmfs",
+						    "max_message_size", NULL);
+		if (v > 0)
+			fs->options.max_message_size = v;
+		v = (uint64_t)g_key_file_get_uint64(kf, "vvmfs",
+						    "retention_interval", NULL);
+		if (v > 0)
+			fs->options.retention_interval = (unsigned)v;
+		v = (uint64_t)g_key_file_get_uint64(kf, "profile", "pin_min",
+						    NULL);
+		if (v > 0)
+			ms_opts->profile_limits.pin_min = (unsigned)v;
+		v = (uint64_t)g_key_file_get_uint64(kf, "profile", "pin_max",
+						    NULL);
+		if (v > 0)
+			ms_opts->profile_limits.pin_max = (unsigned)v;
+	}
+	if (cmd->max_message_size != NULL) {
+		if (!parse_u64(cmd->max_message_size, 1, G_MAXUINT32, &v)) {
+			fprintf(stderr, "vvmfs: bad max_message_size\n");
+			return -1;
+		}
+		fs->options.max_message_size = v;
+	}
+	if (cmd->retention_interval != NULL) {
+		if (!parse_u64(cmd->retention_interval, 1, 86400, &v)) {
+			fprintf(stderr, "vvmfs: bad retention_interval\n");
+			return -1;
+		}
+		fs->options.retention_interval = (unsigned)v;
+	}
+	index_limits_default(&fs->index_limits);
+	fs->index_limits.max_size = fs->options.max_message_size;
+	return 0;
+}
+
+/* Tells the kernel that a purged message is gone. */
+static void on_expunge(void *ctx, uint32_t mbox_id, uint32_t uid)
+{
+	struct vvmfs *fs = ctx;
+	char name[24];
+
+	g_snprintf(name, sizeof(name), "%u.eml", uid);
+	notify_deleted(fs, ino_make(INO_MAILBOX, mbox_id),
+		       ino_message(mbox_id, uid), name);
+}
+
+static gpointer retention_main(gpointer data)
+{
+	struct vvmfs *fs = data;
+	int64_t period = (int64_t)fs->options.retention_interval *
+			 G_TIME_SPAN_SECOND;
+
+	g_mutex_lock(&fs->stop_lock);
+	while (!fs->stopping) {
+		int64_t deadline = g_get_monotonic_time() + period;
+		int purged;
+
+		while (!fs->stopping &&
+		       g_cond_wait_until(&fs->stop_cond, &fs->stop_lock,
+					 deadline))
+			;
+		if (fs->stopping)
+			break;
+		g_mutex_unlock(&fs->stop_lock);
+		/* Bounded batches keep one run from starving deposits. */
+		do {
+			purged = ms_expire(fs->ms,
+					   g_get_real_time() / G_USEC_PER_SEC,
+					   1000);
+		} while (purged == 1000);
+		if (purged < 0)
+			g_warning("retention purge failed: %s",
+				  g_strerror(-purged));
+		g_mutex_lock(&fs->stop_lock);
+	}
+	g_mutex_unlock(&fs->stop_lock);
+	return NULL;
+}
+
+static void retention_stop(struct vvmfs *fs)
+{
+	g_mutex_lock(&fs->stop_lock);
+	fs->stopping = true;
+	g_cond_signal(&fs->stop_cond);
+	g_mutex_unlock(&fs->stop_lock);
+	g_thread_join(fs->retention_thread);
+}
+
+static int serve(struct vvmfs *fs, struct fuse_args *args,
+		 struct fuse_cmdline_opts *opts, const char *store_dir,
+		 const struct ms_options *ms_opts)
+{
+	struct fuse_loop_config *loop;
+	g_autofree char *error = NULL;
+	int ret = -1;
+
+	fs->se = fuse_session_new(args, &vvmfs_ops, sizeof(vvmfs_ops), fs);
+	if (fs->se == NULL)
+		return -1;
+	if (fuse_set_signal_handlers(fs->se) != 0)
+		goto out_session;
+	if (fuse_session_mount(fs->se, opts->mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(opts->foreground) != 0)
+		goto out_unmount;
+	/* After daemonizing: RocksDB's threads would not survive the fork. */
+	if (mailstore_open(store_dir, ms_opts, &fs->ms, &error) < 0) {
+		fprintf(stderr, "vvmfs: %s\n", error);
+		goto out_unmount;
+	}
+	notify_start(fs);
+	g_mutex_init(&fs->stop_lock);
+	g_cond_init(&fs->stop_cond);
+	fs->retention_thread = g_thread_new("vvmfs-retention", retention_main,
+					    fs);
+	if (opts->singlethread) {
+		ret = fuse_session_loop(fs->se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop, opts->clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
+		ret = fuse_session_loop_mt(fs->se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	/* The loop returns the signal that ended it: a clean stop. */
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		ret = 0;
+	retention_stop(fs);
+	notify_stop(fs);
+	mailstore_close(&fs->ms);
+out_unmount:
+	fuse_session_unmount(fs->se);
+out_signals:
+	fuse_remove_signal_handlers(fs->se);
+out_session:
+	fuse_session_destroy(fs->se);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct cmdline cmd = { 0 };
+	struct ms_options ms_opts = { 0 };
+	struct vvmfs fs = { 0 };
+	g_autofree char *store_dir = NULL;
+	int ret = 1;
+
+	if (fuse_opt_parse(&args, &cmd, vvmfs_opts, opt_proc) != 0 ||
+	    fuse_parse_cmdline(&args, &opts) != 0)
+		return 2;
+	if (opts.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		printf("vvmfs %s, FUSE %s\n", VVM_VERSION, fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	if (cmd.store_dir == NULL || opts.mountpoint == NULL) {
+		usage(argv[0]);
+		ret = 2;
+		goto out;
+	}
+	if (load_options(&fs, &cmd, &ms_opts) < 0)
+		goto out;
+	/* Every deposit holds a thread through its WAL sync; libfuse's
+	 * default of 10 would cap concurrent writers well below the store. */
+	if (opts.max_threads == 10)
+		opts.max_threads = 64;
+	/* The kernel checks modes (secrets are 0600) for everyone. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	if (getuid() == 0)
+		fuse_opt_add_arg(&args, "-oallow_other");
+	fuse_opt_add_arg(&args, "-ofsname=vvmfs");
+	fuse_opt_add_arg(&args, "-osubtype=vvmfs");
+	fs.started = g_get_real_time() / G_USEC_PER_SEC;
+	fs.uid = getuid();
+	fs.gid = getgid();
+	ms_opts.on_expunge = on_expunge;
+	ms_opts.ctx = &fs;
+	/* fuse_daemonize() changes to /: hold on to where the store is. */
+	store_dir = g_canonicalize_filename(cmd.store_dir, NULL);
+	dyn_init(&fs);
+	ret = serve(&fs, &args, &opts, store_dir, &ms_opts) == 0 ? 0 : 1;
+	dyn_destroy(&fs);
+out:
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	g_free(cmd.config_file);
+	g_free(cmd.max_message_size);
+	g_free(cmd.retention_interval);
+	g_free(cmd.store_dir);
+	return ret;
+}

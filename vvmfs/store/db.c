@@ -1,0 +1,259 @@
+/* Group commit with a read-your-writes overlay; see db.h. */
+#include "db.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct overlay_entry {
+	GBytes *value;  /* NULL: deleted */
+	int64_t ticket; /* the batch that wrote it */
+};
+
+struct db {
+	const struct kv_backend *backend;
+	struct kv *kv;
+
+	GMutex lock;
+	GCond written_cond;
+	/* (table, key) -> struct overlay_entry, for batches not yet durable */
+	GHashTable *overlay;
+	GPtrArray *queued;       /* struct kv_batch *, in ticket order */
+	int64_t last_ticket;     /* handed out */
+	int64_t written_ticket;  /* durable up to here */
+	bool leader_busy;
+	bool failed;
+};
+
+static GBytes *overlay_key(enum kv_table table, const void *key,
+			   size_t key_len)
+{
+	guint8 *buf = g_malloc(key_len + 1);
+
+	buf[0] = (guint8)table;
+	memcpy(buf + 1, key, key_len);
+	return g_bytes_new_take(buf, key_len + 1);
+}
+
+static void overlay_entry_free(gpointer data)
+{
+	struct overlay_entry *entry = data;
+
+	if (entry->value != NULL)
+		g_bytes_unref(entry->value);
+	g_free(entry);
+}
+
+int db_open(const char *dir, bool create, struct db **db_r, char **error_r)
+{
+	struct db *db = g_new0(struct db, 1);
+	int ret;
+
+	db->backend = &kv_rocksdb_backend;
+	ret = db->backend->open(dir, create, &db->kv, error_r);
+	if (ret < 0) {
+		g_free(db);
+		return ret;
+	}
+	g_mutex_init(&db->lock);
+	g_cond_init(&db->written_cond);
+	db->overlay = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+					    (GDestroyNotify)g_bytes_unref,
+					    overlay_entry_free);
+	db->queued = g_ptr_array_new();
+	*db_r = db;
+	return 0;
+}
+
+void db_close(struct db **dbp)
+{
+	struct db *db = *dbp;
+
+	if (db == NULL)
+		return;
+	g_assert(db->queued->len == 0 && !db->leader_busy);
+	db->backend->close(db->kv);
+	g_hash_table_destroy(db->overlay);
+	g_ptr_array_free(db->queued, TRUE);
+	g_mutex_clear(&db->lock);
+	g_cond_clear(&db->written_cond);
+	g_free(db);
+	*dbp = NULL;
+}
+
+int db_get(struct db *db, enum kv_table table, const void *key,
+	   size_t key_len, GBytes **value_r)
+{
+	g_autoptr(GBytes) okey = overlay_key(table, key, key_len);
+	struct overlay_entry *entry;
+
+	g_mutex_lock(&db->lock);
+	if (db->failed) {
+		g_mutex_unlock(&db->lock);
+		return -EIO;
+	}
+	entry = g_hash_table_lookup(db->overlay, okey);
+	if (entry != NULL) {
+		int ret = entry->value == NULL ? -ENOENT : 0;
+
+		if (ret == 0)
+			*value_r = g_bytes_ref(entry->value);
+		g_mutex_unlock(&db->lock);
+		return ret;
+	}
+	g_mutex_unlock(&db->lock);
+	return db->backend->get(db->kv, table, key, key_len, value_r);
+}
+
+int db_scan(struct db *db, enum kv_table table, const void *prefix,
+	    size_t prefix_len, const void *start, size_t start_len,
+	    int (*cb)(void *ctx, const void *key, size_t key_len,
+		      const void *value, size_t value_len),
+	    void *ctx)
+{
+	return db->backend->scan(db->kv, table, prefix, prefix_len, start,
+				 start_len, cb, ctx);
+}
+
+int db_last_key(struct db *db, enum kv_table table, GBytes **key_r)
+{
+	return db->backend->last_key(db->kv, table, key_r);
+}
+
+int64_t db_submit(struct db *db, struct kv_batch **batchp)
+{
+	struct kv_batch *batch = *batchp;
+	int64_t ticket;
+
+	*batchp = NULL;
+	g_mutex_lock(&db->lock);
+	if (db->failed) {
+		g_mutex_unlock(&db->lock);
+		kv_batch_destroy(&batch);
+		return -EIO;
+	}
+	ticket = ++db->last_ticket;
+	for (guint i = 0; i < batch->ops->len; i++) {
+		struct kv_op *op = &g_array_index(batch->ops, struct kv_op, i);
+		struct overlay_entry *entry = g_new(struct overlay_entry, 1);
+		gsize key_len;
+		const void *key = g_bytes_get_data(op->key, &key_len);
+
+		entry->value = op->value != NULL ? g_bytes_ref(op->value) : NULL;
+		entry->ticket = ticket;
+		g_hash_table_replace(db->overlay,
+				     overlay_key(op->table, key, key_len),
+				     entry);
+	}
+	g_ptr_array_add(db->queued, batch);
+	g_mutex_unlock(&db->lock);
+	return ticket;
+}
+
+/* Drops overlay entries that the written batches made durable, unless a
+ * later batch has replaced them since. Called with the lock held. */
+static void overlay_retire(struct db *db, GPtrArray *batches, int64_t upto)
+{
+	for (guint b = 0; b < batches->len; b++) {
+		struct kv_batch *batch = batches->pdata[b];
+
+		for (guint i = 0; i < batch->ops->len; i++) {
+			struct kv_op *op =
+				&g_array_index(batch->ops, struct kv_op, i);
+			gsize key_len;
+			const void *key = g_bytes_get_data(op->key, &key_len);
+			g_autoptr(GBytes) okey =
+				overlay_key(op->table, key, key_len);
+			struct overlay_entry *entry =
+				g_hash_table_lookup(db->overlay, okey);
+
+			if (entry != NULL && entry->ticket <= upto)
+				g_hash_table_remove(db->overlay, okey);
+		}
+	}
+}
+
+/* Writes everything queued as one synced batch. Called with the lock held;
+ * drops it around the write so that others can queue behind. */
+static void lead_one_group(struct db *db)
+{
+	GPtrArray *group = db->queued;
+	int64_t upto = db->last_ticket;
+	struct kv_batch *merged = kv_batch_create();
+	int ret;
+
+	db->queued = g_ptr_array_new();
+	db->leader_busy = true;
+	g_mutex_unlock(&db->lock);
+
+	for (guint i = 0; i < group->len; i++) {
+		struct kv_batch *batch = group->pdata[i];
+		/* Keep the ops' keys alive for overlay_retire(). */
+		for (guint j = 0; j < batch->ops->len; j++) {
+			struct kv_op op =
+				g_array_index(batch->ops, struct kv_op, j);
+
+			op.key = g_bytes_ref(op.key);
+			if (op.value != NULL)
+				op.value = g_bytes_ref(op.value);
+			g_array_append_val(merged->ops, op);
+		}
+	}
+	ret = db->backend->write(db->kv, merged, true);
+	kv_batch_destroy(&merged);
+
+	g_mutex_lock(&db->lock);
+	if (ret < 0)
+		db->failed = true;
+	else
+		db->written_ticket = upto;
+	overlay_retire(db, group, upto);
+	for (guint i = 0; i < group->len; i++) {
+		struct kv_batch *batch = group->pdata[i];
+
+		kv_batch_destroy(&batch);
+	}
+	g_ptr_array_free(group, TRUE);
+	db->leader_busy = false;
+	g_cond_broadcast(&db->written_cond);
+}
+
+int db_wait(struct db *db, int64_t ticket)
+{
+	int ret = 0;
+
+	if (ticket < 0)
+		return (int)ticket;
+	g_mutex_lock(&db->lock);
+	while (db->written_ticket < ticket) {
+		if (db->failed) {
+			ret = -EIO;
+			break;
+		}
+		if (db->leader_busy)
+			g_cond_wait(&db->written_cond, &db->lock);
+		else
+			lead_one_group(db);
+	}
+	g_mutex_unlock(&db->lock);
+	return ret;
+}
+
+int db_wait_all(struct db *db)
+{
+	int64_t last;
+
+	g_mutex_lock(&db->lock);
+	last = db->last_ticket;
+	g_mutex_unlock(&db->lock);
+	return db_wait(db, last);
+}
+
+int db_commit(struct db *db, struct kv_batch **batch)
+{
+	return db_wait(db, db_submit(db, batch));
+}
+
+char *db_stats(struct db *db)
+{
+	return db->backend->stats(db->kv);
+}

@@ -1,0 +1,53 @@
+/* Group commit over a kv backend.
+ *
+ * Writers build a batch under their subscriber's lock and submit it; the
+ * batch is visible to db_get() at once (read-your-writes for the next
+ * read-modify-write), and durable once db_wait() returns 0. Batches
+ * submitted while a sync is in flight are written together by the next
+ * leader, in submission order, so N concurrent deposits cost one WAL sync,
+ * not N, even in the same mailbox.
+ *
+ * A failed write is fatal to the store: every later call returns -EIO, since
+ * batches built on top of the lost one can no longer be trusted. */
+#ifndef VVM_DB_H
+#define VVM_DB_H
+
+#include "kv.h"
+
+struct db;
+
+/* Returns 0 and *db_r, or -errno with *error_r (g_free). */
+int db_open(const char *dir, bool create, struct db **db_r, char **error_r);
+void db_close(struct db **db);
+
+/* Point read that sees submitted batches. 0, -ENOENT or -EIO. */
+int db_get(struct db *db, enum kv_table table, const void *key,
+	   size_t key_len, GBytes **value_r);
+
+/* Prefix scan of what is written; batches still in flight are not seen.
+ * Contract as kv_backend.scan. */
+int db_scan(struct db *db, enum kv_table table, const void *prefix,
+	    size_t prefix_len, const void *start, size_t start_len,
+	    int (*cb)(void *ctx, const void *key, size_t key_len,
+		      const void *value, size_t value_len),
+	    void *ctx);
+
+int db_last_key(struct db *db, enum kv_table table, GBytes **key_r);
+
+/* Takes the batch (and NULLs *batch) and queues it. Returns a ticket for
+ * db_wait(), or -EIO (as a negative value) if the store has failed. */
+int64_t db_submit(struct db *db, struct kv_batch **batch);
+
+/* Waits until the batch of ticket is durable. 0 or -EIO. */
+int db_wait(struct db *db, int64_t ticket);
+
+/* Waits until every batch submitted so far is durable, so that a scan
+ * sees them. 0 or -EIO. */
+int db_wait_all(struct db *db);
+
+/* db_submit() then db_wait(). */
+int db_commit(struct db *db, struct kv_batch **batch);
+
+char *db_stats(struct db *db);
+
+#endif

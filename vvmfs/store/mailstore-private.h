@@ -1,0 +1,62 @@
+#ifndef VVM_MAILSTORE_PRIVATE_H
+#define VVM_MAILSTORE_PRIVATE_H
+
+#include "mailstore.h"
+#include "db.h"
+#include "schema.h"
+
+#define SUB_LOCK_STRIPES 64
+
+struct mailstore {
+	struct db *db;
+	struct ms_options options;
+	/* Serializes the allocation of store-wide ids and the creation and
+	 * removal of subscribers. */
+	GMutex global_lock;
+	GHashTable *counters; /* KV_META counter name -> uint64_t, global_lock */
+	/* All changes to one subscriber's data run under its stripe. */
+	GMutex sub_locks[SUB_LOCK_STRIPES];
+	/* Next message id (body/index key); never reused while referenced. */
+	uint64_t next_msgid;
+	GMutex errors_lock;
+	GHashTable *mailbox_errors; /* mbox_id -> last rejection reason */
+};
+
+GMutex *ms_sub_lock(struct mailstore *ms, uint32_t sub_id);
+
+int ms_get_subscriber(struct mailstore *ms, uint32_t sub_id,
+		      struct rec_subscriber *rec_r);
+void ms_put_subscriber(struct kv_batch *batch, uint32_t sub_id,
+		       const struct rec_subscriber *rec);
+int ms_get_mailbox(struct mailstore *ms, uint32_t mbox_id,
+		   struct rec_mailbox *rec_r);
+void ms_put_mailbox(struct kv_batch *batch, uint32_t mbox_id,
+		    const struct rec_mailbox *rec);
+int ms_get_message(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
+		   struct rec_message *rec_r);
+void ms_put_message(struct kv_batch *batch, uint32_t mbox_id, uint32_t uid,
+		    const struct rec_message *rec);
+void ms_put_change(struct kv_batch *batch, uint32_t mbox_id, uint64_t modseq,
+		   uint32_t uid, uint32_t flags, enum change_kind kind);
+void ms_delete_change(struct kv_batch *batch, uint32_t mbox_id,
+		      uint64_t modseq);
+/* Allocates the next value of a store-wide counter in KV_META; call with
+ * global_lock held, and commit batch before releasing it. */
+int ms_next_counter(struct mailstore *ms, struct kv_batch *batch,
+		    const char *name, uint64_t floor, uint64_t *value_r);
+/* Reads a uint profile value (quota limits); 0 when unset. */
+uint64_t ms_profile_uint(struct mailstore *ms, uint32_t sub_id,
+			 const char *name);
+
+/* Adds a new mailbox to batch; call with global_lock held and commit
+ * before releasing it. */
+int ms_mailbox_create_locked(struct mailstore *ms, struct kv_batch *batch,
+			     uint32_t sub_id, const char *name,
+			     uint32_t *id_r);
+bool ms_mailbox_is_greetings(const struct rec_mailbox *mbox);
+/* Locks the subscriber that owns mbox_id and reads the mailbox record.
+ * On success returns 0 with the lock held; on error unlocked. */
+int ms_lock_mailbox(struct mailstore *ms, uint32_t mbox_id,
+		    struct rec_mailbox *rec_r, GMutex **lock_r);
+
+#endif

@@ -1,0 +1,180 @@
+/* The mail store: subscribers, profiles, mailboxes and messages with the
+ * rules that make them a VVM mail store (UIDs, UIDVALIDITY, MODSEQ, flags,
+ * quotas, expiry, the change feed). vvmfs's FUSE operations are a thin skin
+ * over these calls; all state lives in the kv backend.
+ *
+ * Every function returns >= 0 on success or -errno. Locking is internal. */
+#ifndef VVM_MAILSTORE_H
+#define VVM_MAILSTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "vvm-profile.h"
+
+struct index;
+struct mailstore;
+
+#define MS_MSISDN_MAX 15
+/* Mailbox ids fit in 28 bits so that (mailbox, uid) makes an inode number. */
+#define MS_MAILBOX_ID_MAX ((1u << 28) - 1)
+
+struct ms_options {
+	struct vvm_profile_limits profile_limits;
+	/* Called after a change made by the store itself (an expiry purge)
+	 * so that the FUSE layer can tell the kernel. May be NULL. */
+	void (*on_expunge)(void *ctx, uint32_t mbox_id, uint32_t uid);
+	void *ctx;
+};
+
+struct ms_subscriber {
+	uint32_t id;
+	char msisdn[MS_MSISDN_MAX + 1];
+	int64_t created;
+};
+
+struct ms_usage {
+	uint64_t bytes;
+	uint64_t messages;
+	uint64_t voice_seconds;
+	uint64_t greeting_seconds;
+};
+
+struct ms_quota {
+	struct ms_usage used;
+	/* 0 = unlimited */
+	uint64_t limit_kb;
+	uint64_t limit_messages;
+	uint64_t limit_voice_seconds;
+	uint64_t limit_greeting_seconds;
+};
+
+struct ms_mailbox {
+	uint32_t id;
+	uint32_t sub_id;
+	char *name;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint32_t messages;
+	uint32_t unseen;
+	uint64_t bytes;
+	int64_t created;
+};
+
+struct ms_message {
+	uint32_t uid;
+	uint32_t flags;       /* enum vvm_flag bits */
+	uint64_t msgid;       /* body and index key; survives moves */
+	uint64_t modseq;
+	int64_t internaldate;
+	uint64_t size;
+	int64_t duration;     /* seconds, -1 if none */
+	int64_t expires;      /* Unix time, 0 if none */
+};
+
+/* What a deposit carries besides its bytes. */
+struct ms_deposit {
+	GBytes *canonical;          /* the canonical message */
+	GBytes *index;              /* its index, from index_serialize() */
+	int64_t duration;           /* from the index; -1 if none */
+	int64_t expires;            /* from the index; 0 if none */
+	uint32_t flags;
+	int64_t internaldate;       /* 0: now */
+};
+
+int mailstore_open(const char *dir, const struct ms_options *options,
+		   struct mailstore **ms_r, char **error_r);
+void mailstore_close(struct mailstore **ms);
+
+/* Subscribers */
+bool ms_msisdn_valid(const char *name);
+int ms_subscriber_create(struct mailstore *ms, const char *msisdn,
+			 uint32_t *id_r);
+/* -ENOTEMPTY while any of its mailboxes holds a message. */
+int ms_subscriber_remove(struct mailstore *ms, const char *msisdn);
+int ms_subscriber_lookup(struct mailstore *ms, const char *msisdn,
+			 uint32_t *id_r);
+int ms_subscriber_get(struct mailstore *ms, uint32_t id,
+		      struct ms_subscriber *sub_r);
+/* Calls cb for each subscriber with msisdn > after (NULL: all), in order,
+ * until cb returns nonzero. */
+int ms_subscriber_list(struct mailstore *ms, const char *after,
+		       int (*cb)(void *ctx, const struct ms_subscriber *sub),
+		       void *ctx);
+int ms_quota_get(struct mailstore *ms, uint32_t sub_id,
+		 struct ms_quota *quota_r);
+
+/* Profile: values are validated here with vvm_profile_validate(). */
+int ms_profile_get(struct mailstore *ms, uint32_t sub_id,
+		   const struct vvm_profile_key *key, char **value_r);
+int ms_profile_set(struct mailstore *ms, uint32_t sub_id,
+		   const struct vvm_profile_key *key, const char *value,
+		   size_t len, const char **reason_r);
+
+/* Mailboxes */
+bool ms_mailbox_name_valid(const char *name);
+bool ms_mailbox_is_special(const char *name); /* INBOX, Greetings */
+int ms_mailbox_create(struct mailstore *ms, uint32_t sub_id,
+		      const char *name, uint32_t *id_r);
+int ms_mailbox_remove(struct mailstore *ms, uint32_t sub_id,
+		      const char *name);
+int ms_mailbox_rename(struct mailstore *ms, uint32_t sub_id,
+		      const char *from, const char *to);
+int ms_mailbox_lookup(struct mailstore *ms, uint32_t sub_id,
+		      const char *name, uint32_t *id_r);
+/* Fills *mbox_r; free its name with ms_mailbox_clear(). */
+int ms_mailbox_get(struct mailstore *ms, uint32_t id,
+		   struct ms_mailbox *mbox_r);
+void ms_mailbox_clear(struct ms_mailbox *mbox);
+int ms_mailbox_list(struct mailstore *ms, uint32_t sub_id,
+		    int (*cb)(void *ctx, const char *name, uint32_t id),
+		    void *ctx);
+/* The last rejection in a mailbox, for user.vvm.error. */
+void ms_mailbox_set_error(struct mailstore *ms, uint32_t mbox_id,
+			  const char *reason);
+char *ms_mailbox_get_error(struct mailstore *ms, uint32_t mbox_id);
+
+/* Messages */
+int ms_message_get(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
+		   struct ms_message *msg_r);
+/* Calls cb for each message with uid > after_uid in uid order. */
+int ms_message_list(struct mailstore *ms, uint32_t mbox_id,
+		    uint32_t after_uid,
+		    int (*cb)(void *ctx, const struct ms_message *msg),
+		    void *ctx);
+/* Commits a message durably. Returns 0 and *uid_r, or -EDQUOT (with
+ * *reason_r naming the quota), -ENOENT, -EINVAL, -EIO. */
+int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
+		       const struct ms_deposit *deposit, uint32_t *uid_r,
+		       const char **reason_r);
+/* Changes flags; a no-op change keeps the modseq. -EINVAL with *reason_r
+ * for a flag this mailbox does not allow. */
+int ms_message_store_flags(struct mailstore *ms, uint32_t mbox_id,
+			   uint32_t uid, int op, uint32_t flags,
+			   struct ms_message *msg_r, const char **reason_r);
+int ms_message_expunge(struct mailstore *ms, uint32_t mbox_id, uint32_t uid);
+/* IMAP MOVE within one subscriber: -EXDEV across subscribers. */
+int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
+		    uint32_t dst_mbox, uint32_t *new_uid_r);
+int ms_message_body(struct mailstore *ms, uint64_t msgid, GBytes **body_r);
+int ms_message_index(struct mailstore *ms, uint64_t msgid,
+		     struct index **index_r);
+
+/* Appends the change feed of a mailbox since modseq (docs/fs-layout.md). */
+int ms_changes(struct mailstore *ms, uint32_t mbox_id, uint64_t since,
+	       GString *out);
+
+/* Expunges up to max messages whose Expires is <= now; returns how many. */
+int ms_expire(struct mailstore *ms, int64_t now, unsigned max);
+
+char *ms_stats(struct mailstore *ms);
+
+/* Offline check of a store that is not mounted: counters against messages,
+ * UIDNEXT against UIDs, quota sums, index and bodies against messages.
+ * Appends findings to report. Returns the number of problems found (after
+ * repair: found and fixed), or -errno. */
+int mailstore_fsck(const char *dir, bool repair, GString *report);
+
+#endif

@@ -1,0 +1,106 @@
+/* The store's keys and records: how subscribers, profiles, mailboxes,
+ * messages, the change log and the expiry index are laid out in the kv
+ * tables. Backend-independent; every multi-byte key field is big-endian so
+ * that keys sort numerically, every record field little-endian with a
+ * leading version byte.
+ *
+ *   KV_META         "next_sub_id" "next_mbox_id" "last_uidvalidity" -> u64
+ *   KV_SUBSCRIBERS  'N' msisdn                 -> sub_id (u32)
+ *                   'S' sub_id                 -> struct rec_subscriber
+ *                   'P' sub_id key-name        -> profile value
+ *   KV_MAILBOXES    'N' sub_id name            -> mbox_id (u32)
+ *                   'M' mbox_id                -> struct rec_mailbox
+ *   KV_MESSAGES     mbox_id uid                -> struct rec_message
+ *   KV_INDEX        'I' msgid                  -> serialized struct index
+ *                   'C' mbox_id modseq         -> struct rec_change
+ *                   'E' expires mbox_id uid    -> ""
+ *   KV_BODIES       msgid                      -> canonical message bytes
+ */
+#ifndef VVM_SCHEMA_H
+#define VVM_SCHEMA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#define KEY_MAX 300
+
+struct key {
+	uint8_t data[KEY_MAX];
+	size_t len;
+};
+
+void key_subscriber_name(struct key *k, const char *msisdn);
+void key_subscriber(struct key *k, uint32_t sub_id);
+void key_profile(struct key *k, uint32_t sub_id, const char *name);
+void key_profile_prefix(struct key *k, uint32_t sub_id);
+void key_mailbox_name(struct key *k, uint32_t sub_id, const char *name);
+void key_mailbox_name_prefix(struct key *k, uint32_t sub_id);
+void key_mailbox(struct key *k, uint32_t mbox_id);
+void key_message(struct key *k, uint32_t mbox_id, uint32_t uid);
+void key_message_prefix(struct key *k, uint32_t mbox_id);
+void key_index(struct key *k, uint64_t msgid);
+void key_change(struct key *k, uint32_t mbox_id, uint64_t modseq);
+void key_change_prefix(struct key *k, uint32_t mbox_id);
+void key_expiry(struct key *k, int64_t expires, uint32_t mbox_id,
+		uint32_t uid);
+void key_body(struct key *k, uint64_t msgid);
+
+uint32_t key_get_be32(const uint8_t *p);
+uint64_t key_get_be64(const uint8_t *p);
+
+struct rec_subscriber {
+	int64_t created;
+	uint64_t bytes;
+	uint64_t messages;
+	uint64_t voice_seconds;
+	uint64_t greeting_seconds;
+	char msisdn[16];
+};
+
+struct rec_mailbox {
+	uint32_t sub_id;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t messages;
+	uint32_t unseen;
+	uint64_t highestmodseq;
+	uint64_t bytes;
+	int64_t created;
+	char name[256];
+};
+
+struct rec_message {
+	uint64_t msgid;
+	uint32_t flags;
+	uint64_t modseq;
+	int64_t internaldate;
+	uint64_t size;
+	int64_t duration;
+	int64_t expires;
+};
+
+enum change_kind {
+	CHANGE_PRESENT = 0,
+	CHANGE_EXPUNGED = 1,
+};
+
+struct rec_change {
+	uint32_t uid;
+	uint32_t flags;
+	uint8_t kind;
+};
+
+GBytes *rec_subscriber_encode(const struct rec_subscriber *rec);
+int rec_subscriber_decode(GBytes *data, struct rec_subscriber *rec_r);
+GBytes *rec_mailbox_encode(const struct rec_mailbox *rec);
+int rec_mailbox_decode(GBytes *data, struct rec_mailbox *rec_r);
+GBytes *rec_message_encode(const struct rec_message *rec);
+int rec_message_decode(const void *data, size_t len,
+		       struct rec_message *rec_r);
+GBytes *rec_change_encode(const struct rec_change *rec);
+int rec_change_decode(const void *data, size_t len, struct rec_change *rec_r);
+GBytes *rec_u64_encode(uint64_t value);
+int rec_u64_decode(GBytes *data, uint64_t *value_r);
+
+#endif
