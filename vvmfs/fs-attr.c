@@ -11,16 +11,19 @@
  * messages never change, so their attributes are kept too; but a name in a
  * mailbox can come to mean another message without a request for that name
  * (a move reuses the name it was given, a commit retires a temporary one),
- * so names of files there are asked for afresh. Profile values and files
- * being written change size at any time. */
+ * so names of files there are asked for afresh. Profile values change
+ * size at any time. */
 #define STABLE_TIMEOUT 60.0
 
 static double attr_timeout(fuse_ino_t ino)
 {
 	switch (ino_type(ino)) {
 	case INO_PROFILE:
-	case INO_DYN:
 		return 0;
+	case INO_DYN:
+		/* A file being written changes only by its writer's writes,
+		 * after which the kernel drops what it cached itself. */
+		return 1.0;
 	default:
 		return STABLE_TIMEOUT;
 	}

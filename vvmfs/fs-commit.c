@@ -184,10 +184,9 @@ int pending_commit(struct vvmfs *fs, struct dyn_node *node)
 	}
 	g_mutex_unlock(&p->lock);
 	/* Either way the temporary name is gone: the message is now
-	 * <uid>.eml, or nothing. */
+	 * <uid>.eml, or nothing. The kernel asks again for names in a
+	 * mailbox (fs-attr.c), so it needs no telling. */
 	dyn_pending_unname(fs, node);
-	notify_deleted(fs, ino_make(INO_MAILBOX, p->mbox_id), node->ino,
-		       p->name);
 	return ret;
 }
 
@@ -203,9 +202,6 @@ void pending_abandon(struct vvmfs *fs, struct dyn_node *node)
 		drop_data(p);
 	}
 	g_mutex_unlock(&p->lock);
-	if (was_writing) {
+	if (was_writing)
 		dyn_pending_unname(fs, node);
-		notify_deleted(fs, ino_make(INO_MAILBOX, p->mbox_id),
-			       node->ino, p->name);
-	}
 }

@@ -254,6 +254,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	e.ino = node->ino;
+	e.attr_timeout = 1.0;
 	h = handle_new(HANDLE_PENDING);
 	h->node = node;
 	fi->fh = (uint64_t)(uintptr_t)h;

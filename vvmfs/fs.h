@@ -112,8 +112,6 @@ struct vvmfs {
 	GHashTable *dyn_by_ino;      /* fuse_ino_t -> struct dyn_node */
 	GHashTable *pending_by_name; /* "mbox_id/name" -> struct dyn_node */
 
-	GAsyncQueue *notify_queue;
-	GThread *notify_thread;
 	GThread *retention_thread;
 	GMutex stop_lock;
 	GCond stop_cond;
@@ -163,12 +161,6 @@ int pending_truncate(struct vvmfs *fs, struct pending *p, off_t size);
 int pending_commit(struct vvmfs *fs, struct dyn_node *node);
 void pending_abandon(struct vvmfs *fs, struct dyn_node *node);
 bool writer_was_killed(pid_t pid);
-
-/* fs-notify.c: telling the kernel about changes it did not see. */
-void notify_start(struct vvmfs *fs);
-void notify_stop(struct vvmfs *fs);
-void notify_deleted(struct vvmfs *fs, fuse_ino_t parent, fuse_ino_t child,
-		    const char *name);
 
 /* fs-dir.c, fs-file.c, fs-xattr.c: the operations. */
 void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

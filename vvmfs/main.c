@@ -128,17 +128,6 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 	return 0;
 }
 
-/* Tells the kernel that a purged message is gone. */
-static void on_expunge(void *ctx, uint32_t mbox_id, uint32_t uid)
-{
-	struct vvmfs *fs = ctx;
-	char name[24];
-
-	g_snprintf(name, sizeof(name), "%u.eml", uid);
-	notify_deleted(fs, ino_make(INO_MAILBOX, mbox_id),
-		       ino_message(mbox_id, uid), name);
-}
-
 static gpointer retention_main(gpointer data)
 {
 	struct vvmfs *fs = data;
@@ -203,7 +192,6 @@ static int serve(struct vvmfs *fs, struct fuse_args *args,
 		fprintf(stderr, "vvmfs: %s\n", error);
 		goto out_unmount;
 	}
-	notify_start(fs);
 	g_mutex_init(&fs->stop_lock);
 	g_cond_init(&fs->stop_cond);
 	fs->retention_thread = g_thread_new("vvmfs-retention", retention_main,
@@ -221,7 +209,6 @@ static int serve(struct vvmfs *fs, struct fuse_args *args,
 	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
 		ret = 0;
 	retention_stop(fs);
-	notify_stop(fs);
 	mailstore_close(&fs->ms);
 out_unmount:
 	fuse_session_unmount(fs->se);
@@ -275,8 +262,6 @@ int main(int argc, char *argv[])
 	fs.started = g_get_real_time() / G_USEC_PER_SEC;
 	fs.uid = getuid();
 	fs.gid = getgid();
-	ms_opts.on_expunge = on_expunge;
-	ms_opts.ctx = &fs;
 	/* fuse_daemonize() changes to /: hold on to where the store is. */
 	store_dir = g_canonicalize_filename(cmd.store_dir, NULL);
 	dyn_init(&fs);

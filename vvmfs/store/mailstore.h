@@ -22,10 +22,6 @@ struct mailstore;
 
 struct ms_options {
 	struct vvm_profile_limits profile_limits;
-	/* Called after a change made by the store itself (an expiry purge)
-	 * so that the FUSE layer can tell the kernel. May be NULL. */
-	void (*on_expunge)(void *ctx, uint32_t mbox_id, uint32_t uid);
-	void *ctx;
 };
 
 struct ms_subscriber {

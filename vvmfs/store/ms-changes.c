@@ -171,8 +171,6 @@ int ms_expire(struct mailstore *ms, int64_t now, unsigned max)
 			break;
 		}
 		purged++;
-		if (ms->options.on_expunge != NULL)
-			ms->options.on_expunge(ms->options.ctx, mbox_id, uid);
 	}
 	g_array_free(c.due, TRUE);
 	return ret < 0 ? ret : purged;
