@@ -87,6 +87,7 @@ static int lookup_changes(struct vvmfs *fs, uint32_t mbox_id,
 
 	if (!g_ascii_isdigit(name[0]))
 		return -ENOENT;
+	errno = 0;
 	since = g_ascii_strtoull(name, &end, 10);
 	if (*end != '\0' || (since == G_MAXUINT64 && errno == ERANGE))
 		return -ENOENT;

@@ -10,9 +10,10 @@ import re
 import pytest
 
 from conftest import MSISDN, deposit, voice_message
-from vvmtest import (assert_unchanged, errno_name, expect_errno, flags,
-                     message_path, message_uids, read_profile, readable,
-                     set_flags, snapshot, try_deposit, write_profile, xattr)
+from vvmtest import (assert_unchanged, errno_name, errno_of, expect_errno,
+                     flags, message_path, message_uids, read_profile,
+                     readable, set_flags, snapshot, try_deposit,
+                     write_profile, xattr)
 
 GOOD = voice_message(1)
 
@@ -200,19 +201,28 @@ def test_good_profile_value(subscriber, key, value):
     assert read_profile(subscriber, key) == value.encode()
 
 
-def test_profile_truncate_alone_changes_nothing(subscriber):
+def truncate_only(subscriber, key):
+    """`: > file`: open with O_TRUNC, write nothing, close."""
+    errno_of(write_profile, subscriber, key, b"", newline=False)
+
+
+def test_profile_truncate_alone_empties_only_if_valid(subscriber):
     write_profile(subscriber, "language", "nld")
-    write_profile(subscriber, "language", b"", newline=False)
-    assert read_profile(subscriber, "language") == b"nld"
+    write_profile(subscriber, "status", "R")
+    truncate_only(subscriber, "language")
+    truncate_only(subscriber, "status")
+    assert read_profile(subscriber, "language") == b""
+    assert read_profile(subscriber, "status") == b"R"
 
 
-def test_profile_append_is_validated(subscriber):
+def test_profile_append_is_refused(subscriber):
+    """`>>` writes after the newline: a value with a newline inside."""
     write_profile(subscriber, "tui_password", "1234")
-    write_profile(subscriber, "tui_password", "5678", append=True)
-    assert read_profile(subscriber, "tui_password") == b"12345678"
-    expect_errno(errno.EINVAL, write_profile, subscriber, "tui_password", "x",
-                 append=True)
-    assert read_profile(subscriber, "tui_password") == b"12345678"
+    for key in ("tui_password", "options"):
+        old = read_profile(subscriber, key)
+        expect_errno(errno.EINVAL, write_profile, subscriber, key, "5678",
+                     append=True)
+        assert read_profile(subscriber, key) == old
 
 
 PROFILE_TREE_OPS = {

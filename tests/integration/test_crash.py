@@ -133,10 +133,10 @@ class Checker:
         self.seen = {}                  # every id ever found -> its place
         self.uidnext = {}
 
-    def check(self, mnt):
+    def check(self, mnt, kills):
         tried, acked, odd = read_logs(self.logs)
         assert not odd, "deposits refused for another reason than the " \
-            "daemon's death: %r" % odd
+            "daemon's death (by kill %d): %r" % (kills, odd)
         found = scan_store(mnt)
         twice = {m: where for m, where in found.items() if len(where) > 1}
         assert not twice, "messages stored twice: %r" % twice
@@ -223,12 +223,12 @@ def test_acknowledged_messages_survive_sigkill(crash_fs):
             go.clear()
             wait_idle(idles, procs)
             fs.mount()
-            acked = checker.check(fs.mnt)
+            acked = checker.check(fs.mnt, kills)
         go.set()
         time.sleep(0.5)
         go.clear()
         wait_idle(idles, procs)
-        acked = checker.check(fs.mnt)
+        acked = checker.check(fs.mnt, kills)
     finally:
         stop.set()
         go.set()

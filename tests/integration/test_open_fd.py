@@ -47,6 +47,25 @@ def test_close_alone_commits(subscriber):
         "line endings not canonicalized to CRLF"
 
 
+def test_shell_redirect_commits(subscriber, tmp_path):
+    """`cat msg > new.eml`: the shell closes a duplicate before writing."""
+    src = tmp_path / "voice.eml"
+    src.write_bytes(voice_message(1))
+    subprocess.run(["bash", "-c", 'cat "$1" > "$2"', "-", str(src),
+                    str(subscriber / "INBOX" / "new.eml")],
+                   check=True, timeout=30)
+    assert os.listdir(subscriber / "INBOX") == ["1.eml"]
+    assert (subscriber / "INBOX" / "1.eml").read_bytes() == voice_message(1)
+
+
+def test_touch_stores_nothing(vvmfs, subscriber):
+    inbox = subscriber / "INBOX"
+    before = snapshot(vvmfs.mnt)
+    os.close(open_new(inbox, "touched.eml"))     # close() returns 0
+    wait_for(lambda: "touched.eml" not in os.listdir(inbox), timeout=3)
+    assert_unchanged(before, vvmfs.mnt, "touch")
+
+
 def test_append_flags_and_date_before_commit(subscriber):
     inbox = subscriber / "INBOX"
     outcome = try_deposit(inbox, voice_message(1),

@@ -1,6 +1,7 @@
 /* Entry points of the indexer: checks the bytes, has the tree built, checks
  * what a stored message must carry and turns the tree into struct index. */
 #include <errno.h>
+#include <stdbool.h>
 
 #include "index-private.h"
 
@@ -125,6 +126,25 @@ static const char *audio_duration(const struct index_node *node)
 	return NULL;
 }
 
+/* RFC 3803: decimal seconds, nothing else. Not g_ascii_string_to_unsigned():
+ * in GLib 2.74 the first call in a process can fail spuriously when it is
+ * the one that sets up GLib's C locale, which may leave errno set. */
+static bool parse_seconds(const char *text, guint64 *seconds_r)
+{
+	guint64 n = 0;
+	const char *p;
+
+	if (*text == '\0')
+		return false;
+	for (p = text; *p != '\0'; p++) {
+		if (!g_ascii_isdigit(*p) || n > (G_MAXINT64 - 9) / 10)
+			return false;
+		n = n * 10 + (guint64)(*p - '0');
+	}
+	*seconds_r = n;
+	return true;
+}
+
 /* What RFC 5322 and this server require of a top-level message. */
 static const char *check_message(const struct index_node *root,
 				 int64_t *duration_r)
@@ -144,9 +164,7 @@ static const char *check_message(const struct index_node *root,
 		*duration_r = -1;
 		return NULL;
 	}
-	/* RFC 3803: decimal seconds, nothing else. */
-	if (!g_ascii_string_to_unsigned(duration, 10, 0, G_MAXINT64, &seconds,
-					NULL))
+	if (!parse_seconds(duration, &seconds))
 		return "bad Content-Duration";
 	*duration_r = (int64_t)seconds;
 	return NULL;
