@@ -139,10 +139,7 @@ int ms_subscriber_lookup(struct mailstore *ms, const char *msisdn,
 	ret = db_get(ms->db, KV_SUBSCRIBERS, k.data, k.len, &value);
 	if (ret < 0)
 		return ret;
-	if (g_bytes_get_size(value) != 4)
-		return -EIO;
-	*id_r = key_get_be32(g_bytes_get_data(value, NULL));
-	return 0;
+	return rec_id_decode(value, id_r);
 }
 
 int ms_subscriber_get(struct mailstore *ms, uint32_t id,

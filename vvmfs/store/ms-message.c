@@ -184,6 +184,23 @@ static int flags_check(const struct rec_mailbox *mbox, uint32_t flags,
 	return 0;
 }
 
+/* Adds to batch msg as the next UID of mbox, at the next modseq; returns
+ * the UID. */
+static uint32_t insert_into(struct kv_batch *batch, uint32_t mbox_id,
+			    struct rec_mailbox *mbox, struct rec_message *msg)
+{
+	uint32_t uid = mbox->uidnext++;
+
+	msg->modseq = ++mbox->highestmodseq;
+	mailbox_apply(mbox, msg, 1);
+	ms_put_message(batch, mbox_id, uid, msg);
+	ms_put_change(batch, mbox_id, msg->modseq, uid, msg->flags,
+		      CHANGE_PRESENT);
+	put_expiry(batch, mbox_id, uid, msg, true);
+	ms_put_mailbox(batch, mbox_id, mbox);
+	return uid;
+}
+
 /* Submits batch, releases lock and waits for durability. */
 static int commit_unlock(struct mailstore *ms, struct kv_batch **batch,
 			 GMutex *lock)
@@ -231,10 +248,7 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 		g_mutex_unlock(lock);
 		return ret;
 	}
-	uid = mbox.uidnext++;
-	msg.modseq = ++mbox.highestmodseq;
 	msg.msgid = __atomic_fetch_add(&ms->next_msgid, 1, __ATOMIC_RELAXED);
-	mailbox_apply(&mbox, &msg, 1);
 
 	batch = kv_batch_create();
 	key_body(&k, msg.msgid);
@@ -243,11 +257,7 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 	key_index(&k, msg.msgid);
 	kv_batch_put_bytes(batch, KV_INDEX, k.data, k.len,
 			   g_bytes_ref(deposit->index));
-	ms_put_message(batch, mbox_id, uid, &msg);
-	ms_put_change(batch, mbox_id, msg.modseq, uid, msg.flags,
-		      CHANGE_PRESENT);
-	put_expiry(batch, mbox_id, uid, &msg, true);
-	ms_put_mailbox(batch, mbox_id, &mbox);
+	uid = insert_into(batch, mbox_id, &mbox, &msg);
 	ms_put_subscriber(batch, mbox.sub_id, &sub);
 	ret = commit_unlock(ms, &batch, lock);
 	if (ret == 0)
@@ -378,17 +388,10 @@ int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 	expunge_into(batch, src_mbox, &src, uid, &msg, true);
 	usage_apply(&sub, &src, &msg, -1);
 
-	new_uid = dst.uidnext++;
 	if (!ms_mailbox_is_greetings(&dst))
 		msg.flags &= ~(uint32_t)VVM_FLAG_GREETING_ON;
-	msg.modseq = ++dst.highestmodseq;
-	mailbox_apply(&dst, &msg, 1);
+	new_uid = insert_into(batch, dst_mbox, &dst, &msg);
 	usage_apply(&sub, &dst, &msg, 1);
-	ms_put_message(batch, dst_mbox, new_uid, &msg);
-	ms_put_change(batch, dst_mbox, msg.modseq, new_uid, msg.flags,
-		      CHANGE_PRESENT);
-	put_expiry(batch, dst_mbox, new_uid, &msg, true);
-	ms_put_mailbox(batch, dst_mbox, &dst);
 	ms_put_subscriber(batch, src.sub_id, &sub);
 	ret = commit_unlock(ms, &batch, lock);
 	if (ret == 0)

@@ -352,6 +352,14 @@ int rec_change_decode(const void *data, size_t len, struct rec_change *rec_r)
 	return r_done(&r);
 }
 
+int rec_id_decode(GBytes *value, uint32_t *id_r)
+{
+	if (g_bytes_get_size(value) != 4)
+		return -EIO;
+	*id_r = key_get_be32(g_bytes_get_data(value, NULL));
+	return 0;
+}
+
 GBytes *rec_u64_encode(uint64_t value)
 {
 	struct rec_writer w;

@@ -100,6 +100,8 @@ int rec_message_decode(const void *data, size_t len,
 		       struct rec_message *rec_r);
 GBytes *rec_change_encode(const struct rec_change *rec);
 int rec_change_decode(const void *data, size_t len, struct rec_change *rec_r);
+/* Name index values: a big-endian id. -EIO if value is not one. */
+int rec_id_decode(GBytes *value, uint32_t *id_r);
 GBytes *rec_u64_encode(uint64_t value);
 int rec_u64_decode(GBytes *data, uint64_t *value_r);
 
