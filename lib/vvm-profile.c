@@ -6,18 +6,20 @@
 
 #define UINT_KEY(n) { n, VVM_PROFILE_UINT, false, 1, 20, G_MAXUINT64 / 1024, "0" }
 
+/* Lengths and ranges of values that travel in STATUS SMS are the spec's
+ * field limits (u 50, pw 30, client prefix 30, pt 0-16999). */
 static const struct vvm_profile_key profile_keys[] = {
 	{ "status", VVM_PROFILE_STATUS, false, 1, 1, 0, "P" },
-	{ "imap_user", VVM_PROFILE_TOKEN, false, 1, 64, 0, NULL },
-	{ "imap_password", VVM_PROFILE_TOKEN, true, 0, 64, 0, "" },
+	{ "imap_user", VVM_PROFILE_TOKEN, false, 1, 50, 0, NULL },
+	{ "imap_password", VVM_PROFILE_TOKEN, true, 0, 30, 0, "" },
 	{ "tui_password", VVM_PROFILE_DIGITS, true, 0, 0, 0, "" },
 	{ "smtp_user", VVM_PROFILE_TOKEN, false, 0, 64, 0, NULL },
 	{ "smtp_password", VVM_PROFILE_TOKEN, true, 0, 64, 0, "" },
 	{ "language", VVM_PROFILE_TOKEN, false, 0, 16, 0, "" },
 	{ "options", VVM_PROFILE_TEXT, false, 0, 256, 0, "" },
 	{ "client_type", VVM_PROFILE_TOKEN, false, 0, 64, 0, "" },
-	{ "client_prefix", VVM_PROFILE_TOKEN, false, 1, 32, 0, "//VVM" },
-	{ "app_port", VVM_PROFILE_UINT, false, 1, 5, 65535, "0" },
+	{ "client_prefix", VVM_PROFILE_TOKEN, false, 1, 30, 0, "//VVM" },
+	{ "app_port", VVM_PROFILE_UINT, false, 1, 5, 16999, "0" },
 	{ "accept", VVM_PROFILE_MIMELIST, false, 0, 512, 0, "" },
 	{ "transcription", VVM_PROFILE_BOOL, false, 2, 3, 0, "off" },
 	UINT_KEY("quota_storage_kb"),

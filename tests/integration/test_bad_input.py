@@ -128,15 +128,15 @@ BAD_PROFILE = [
     ("tui_password", "12ab"), ("tui_password", "12 34"),
     ("tui_password", "-1234"),
     ("imap_user", ""), ("imap_user", "a b"), ("imap_user", "a;b"),
-    ("imap_user", "a=b"), ("imap_user", "x" * 65), ("imap_user", "caf\u00e9"),
-    ("imap_password", "pass word"), ("imap_password", "x" * 65),
+    ("imap_user", "a=b"), ("imap_user", "x" * 51), ("imap_user", "caf\u00e9"),
+    ("imap_password", "pass word"), ("imap_password", "x" * 31),
     ("smtp_user", "a;b"), ("smtp_password", "a=b"),
     ("language", "x" * 17), ("language", "en us"), ("language", "en\0"),
     ("client_type", "a b"), ("client_prefix", ""),
-    ("client_prefix", "x" * 33),
+    ("client_prefix", "x" * 31),
     ("options", "a\x01b"), ("options", "tab\there"), ("options", "x" * 257),
     ("options", b"\xff\xfe"),
-    ("app_port", "65536"), ("app_port", "-1"), ("app_port", "80a"),
+    ("app_port", "17000"), ("app_port", "-1"), ("app_port", "80a"),
     ("app_port", ""), ("app_port", "1 2"),
     ("quota_storage_kb", "-1"), ("quota_messages", "1.5"),
     ("quota_voice_seconds", "9" * 23), ("quota_greeting_seconds", "abc"),
@@ -148,10 +148,10 @@ BAD_PROFILE = [
 
 GOOD_PROFILE = [
     ("status", "B"), ("status", "U"), ("tui_password", "1234"),
-    ("tui_password", "1" * 15), ("tui_password", ""), ("imap_user", "x" * 64),
+    ("tui_password", "1" * 15), ("tui_password", ""), ("imap_user", "x" * 50),
     ("imap_password", "s3cr3t!"), ("language", "eng"),
     ("options", "any text, \u00fc too"), ("client_prefix", "//VVM"),
-    ("app_port", "65535"), ("app_port", "0"), ("transcription", "on"),
+    ("app_port", "16999"), ("app_port", "0"), ("transcription", "on"),
     ("accept", "audio/amr, audio/x-wav;codec=1"), ("quota_messages", "7"),
 ]
 
