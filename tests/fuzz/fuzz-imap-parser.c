@@ -195,7 +195,8 @@ static void feed(struct session *s, const uint8_t *data, size_t len)
 		enum imap_parse_result r;
 		const char *msg, *tag, *line;
 		size_t consumed = 0;
-		bool raw = s->raw_lines > 0;
+		bool raw = s->raw_lines > 0, nonsync;
+		uint32_t lit_size;
 
 		if (raw) {
 			r = imap_parser_read_line(s->parser, data + pos,
@@ -224,7 +225,9 @@ static void feed(struct session *s, const uint8_t *data, size_t len)
 				handle_command(s);
 			break;
 		case IMAP_PARSE_NEED_LITERAL_CONTINUATION:
-			if (consumed == 0)
+			if (consumed == 0 ||
+			    !imap_parser_literal(s->parser, &lit_size, &nonsync) ||
+			    nonsync)
 				abort();
 			break;
 		case IMAP_PARSE_ERROR:
@@ -232,7 +235,10 @@ static void feed(struct session *s, const uint8_t *data, size_t len)
 			    imap_parser_error(s->parser, &msg, &tag) ==
 			    IMAP_PARSE_ERROR_NONE || msg == NULL)
 				abort();
-			s->raw_lines = 0;
+			/* A bad SASL line ends the exchange; the next raw
+			 * line, if any, begins where that one is skipped. */
+			if (raw)
+				s->raw_lines--;
 			break;
 		}
 	}
