@@ -1,5 +1,6 @@
-/* The parser's state, shared by the lexer (imap-parser.c) and the code
- * that builds the argument tree (imap-parser-args.c). */
+/* The parser's state, shared by the feeding loop (imap-parser.c), the
+ * lexer (imap-parser-lexer.c) and the code that builds the argument tree
+ * (imap-parser-args.c). */
 #ifndef VVM_IMAP_PARSER_PRIVATE_H
 #define VVM_IMAP_PARSER_PRIVATE_H
 
