@@ -129,7 +129,14 @@ static int deposit(struct vvmfs *fs, struct pending *p, const char **reason_r)
 		*reason_r = "empty message";
 		return -EINVAL;
 	}
-	canonical = index_canonicalize(p->data, p->len);
+	if (index_is_canonical(p->data, p->len)) {
+		/* Already CRLF (as shims write): store the buffer itself. */
+		canonical = g_bytes_new_take(p->data, p->len);
+		p->data = NULL;
+		p->len = p->capacity = 0;
+	} else {
+		canonical = index_canonicalize(p->data, p->len);
+	}
 	ret = index_message(g_bytes_get_data(canonical, NULL),
 			    g_bytes_get_size(canonical), &fs->index_limits,
 			    &index, reason_r);

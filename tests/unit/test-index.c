@@ -855,6 +855,32 @@ static void test_serialize(void)
 	g_variant_unref(forged);
 }
 
+static void test_is_canonical(void)
+{
+	static const struct {
+		const char *text;
+		bool canonical;
+	} cases[] = {
+		{ "", true }, { "a\r\nb\r\n", true }, { "a\r\nb", true },
+		{ "a\nb\r\n", false }, { "a\r\nb\r", false },
+		{ "\n", false }, { "a\rb\r\n", false }, { "\r\n\r\n", true },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GBytes) canon = index_canonicalize(
+			cases[i].text, strlen(cases[i].text));
+
+		g_assert_cmpint(index_is_canonical(cases[i].text,
+						   strlen(cases[i].text)), ==,
+				cases[i].canonical);
+		/* Canonical input is exactly what canonicalizing gives. */
+		if (cases[i].canonical)
+			g_assert_cmpmem(g_bytes_get_data(canon, NULL),
+					g_bytes_get_size(canon), cases[i].text,
+					strlen(cases[i].text));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -871,5 +897,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/index/canonicalize", test_canonicalize);
 	g_test_add_func("/index/rejections", test_rejections);
 	g_test_add_func("/index/serialize", test_serialize);
+	g_test_add_func("/index/is-canonical", test_is_canonical);
 	return g_test_run();
 }

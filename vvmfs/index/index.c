@@ -2,6 +2,7 @@
  * what a stored message must carry and turns the tree into struct index. */
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "index-private.h"
 
@@ -21,6 +22,32 @@ void index_limits_default(struct index_limits *limits_r)
 	limits_r->max_depth = 16;
 	limits_r->max_parts = 256;
 	limits_r->max_header_line = 64 * 1024;
+}
+
+static size_t count_byte(const char *p, const char *end, char c)
+{
+	size_t n = 0;
+
+	while ((p = memchr(p, c, (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+bool index_is_canonical(const void *raw, size_t raw_len)
+{
+	const char *start = raw, *end = start + raw_len, *lf;
+
+	if (raw_len == 0)
+		return true;
+	/* Every LF preceded by a CR, and no CR but those. */
+	for (lf = memchr(start, '\n', raw_len); lf != NULL;
+	     lf = memchr(lf + 1, '\n', (size_t)(end - lf - 1))) {
+		if (lf == start || lf[-1] != '\r')
+			return false;
+	}
+	return count_byte(start, end, '\r') == count_byte(start, end, '\n');
 }
 
 GBytes *index_canonicalize(const void *raw, size_t raw_len)

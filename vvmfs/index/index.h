@@ -3,6 +3,7 @@
 #ifndef VVM_INDEX_H
 #define VVM_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <glib.h>
@@ -85,6 +86,10 @@ void index_limits_default(struct index_limits *limits_r);
 /* Initializes GMime once for the process; safe to call from any thread and
  * any number of times. index_message() calls it itself. */
 void index_init(void);
+
+/* True when every line ending in raw is already CRLF, so that raw can be
+ * stored as it is (index_canonicalize() would only copy it). */
+bool index_is_canonical(const void *raw, size_t raw_len);
 
 /* Converts raw to canonical form: every line ending becomes CRLF (bare LF
  * and bare CR alike). The result is what vvmfs stores and what all offsets
