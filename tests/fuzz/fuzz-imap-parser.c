@@ -226,8 +226,8 @@ static void feed(struct session *s, const uint8_t *data, size_t len)
 			break;
 		case IMAP_PARSE_NEED_LITERAL_CONTINUATION:
 			if (consumed == 0 ||
-			    !imap_parser_literal(s->parser, &lit_size, &nonsync) ||
-			    nonsync)
+			    !imap_parser_literal(s->parser, &lit_size,
+						 &nonsync) || nonsync)
 				abort();
 			break;
 		case IMAP_PARSE_ERROR:
