@@ -20,7 +20,8 @@ struct db;
 int db_open(const char *dir, bool create, struct db **db_r, char **error_r);
 void db_close(struct db **db);
 
-/* Point read that sees submitted batches. 0, -ENOENT or -EIO. */
+/* Point read that sees submitted batches. 0, -ENOENT or -EIO. The value
+ * may pin the engine's memory: release it before db_close(). */
 int db_get(struct db *db, enum kv_table table, const void *key,
 	   size_t key_len, GBytes **value_r);
 
