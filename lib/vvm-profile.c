@@ -154,6 +154,34 @@ static int validate_mimelist(const char *value, size_t len,
 	return 0;
 }
 
+/* Allowed moves, from the spec's table: the operator provisions (U->P) and
+ * removes (any->U); Activate moves P to N or R, Deactivate N or R to P;
+ * CLOSE_NUT moves N to R; the operator blocks any provisioned subscriber
+ * and unblocks to any provisioned state. A subscriber who is Ready does
+ * not go back through the tutorial (R->N). */
+static const char *const transitions[] = {
+	"UP", "PN", "PR", "NR", "NP", "RP",
+	"PB", "NB", "RB", "BP", "BN", "BR",
+	"PU", "NU", "RU", "BU",
+};
+
+int vvm_status_transition(char from, char to, const char **reason_r)
+{
+	if (from == to)
+		return 0;
+	for (size_t i = 0; i < G_N_ELEMENTS(transitions); i++) {
+		if (transitions[i][0] == from && transitions[i][1] == to)
+			return 0;
+	}
+	*reason_r = "this provisioning status change is not allowed";
+	return -EINVAL;
+}
+
+bool vvm_status_active(char status)
+{
+	return status == 'N' || status == 'R';
+}
+
 int vvm_profile_validate(const struct vvm_profile_key *key,
 			 const struct vvm_profile_limits *limits,
 			 const char *value, size_t len, const char **reason_r)

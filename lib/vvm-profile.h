@@ -52,4 +52,13 @@ int vvm_profile_validate(const struct vvm_profile_key *key,
 			 const struct vvm_profile_limits *limits,
 			 const char *value, size_t len, const char **reason_r);
 
+/* The provisioning state machine (spec "Provisioning Status"): whether a
+ * subscriber may go from status `from` to `to`. Staying is always allowed
+ * and is no change. Returns 0, or -EINVAL with *reason_r set. */
+int vvm_status_transition(char from, char to, const char **reason_r);
+
+/* Whether a subscriber in this status may open IMAP sessions and is sent
+ * SYNC notifications: N and R, where the VVM service is active. */
+bool vvm_status_active(char status);
+
 #endif

@@ -19,6 +19,7 @@ static double attr_timeout(fuse_ino_t ino)
 {
 	switch (ino_type(ino)) {
 	case INO_PROFILE:
+	case INO_OUTBOX_SMS:
 		return 0;
 	case INO_DYN:
 		/* A file being written changes only by its writer's writes,
@@ -34,10 +35,27 @@ static double entry_timeout(fuse_ino_t ino)
 	switch (ino_type(ino)) {
 	case INO_MESSAGE:
 	case INO_DYN:
+	case INO_OUTBOX_SMS:
 		return 0;
 	default:
 		return STABLE_TIMEOUT;
 	}
+}
+
+bool fs_parse_number(const char *name, uint64_t *value_r)
+{
+	uint64_t n = 0;
+	const char *p;
+
+	if (*name == '\0' || strlen(name) > 20)
+		return false;
+	for (p = name; *p != '\0'; p++) {
+		if (!g_ascii_isdigit(*p) || n > (G_MAXUINT64 - 9) / 10)
+			return false;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	*value_r = n;
+	return true;
 }
 
 bool fs_parse_uid_name(const char *name, uint32_t *uid_r)
@@ -140,6 +158,16 @@ static int stat_dyn(struct vvmfs *fs, fuse_ino_t ino, struct stat *st)
 	return 0;
 }
 
+static int stat_outbox(struct vvmfs *fs, uint64_t seq, struct stat *st)
+{
+	g_autoptr(GBytes) text = NULL;
+	int ret = ms_outbox_get(fs->ms, seq, &text);
+
+	if (ret == 0)
+		stat_file(st, 0644, g_bytes_get_size(text));
+	return ret;
+}
+
 int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r)
 {
 	uint64_t id = ino_id(ino);
@@ -177,6 +205,9 @@ int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r)
 		break;
 	case INO_DYN:
 		ret = stat_dyn(fs, ino, st_r);
+		break;
+	case INO_OUTBOX_SMS:
+		ret = stat_outbox(fs, id, st_r);
 		break;
 	default:
 		ret = -ENOENT;

@@ -4,6 +4,8 @@
  * UID and commits durably. */
 #include "fs.h"
 
+#include <gmime/gmime.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,10 +119,96 @@ int pending_truncate(struct vvmfs *fs, struct pending *p, off_t size)
 	return 0;
 }
 
+/* The value of the first `name:` field of the header, unfolded. */
+static char *header_value(const char *msg, size_t len, const char *name)
+{
+	size_t name_len = strlen(name);
+	const char *end = msg + len, *line = msg;
+
+	while (line < end && !(line + 1 < end && line[0] == '\r' &&
+			       line[1] == '\n')) {
+		const char *eol = g_strstr_len(line, end - line, "\r\n");
+		GString *value;
+
+		if (eol == NULL)
+			break;
+		if ((size_t)(eol - line) <= name_len ||
+		    line[name_len] != ':' ||
+		    g_ascii_strncasecmp(line, name, name_len) != 0) {
+			line = eol + 2;
+			continue;
+		}
+		value = g_string_new_len(line + name_len + 1,
+					 eol - line - (gssize)name_len - 1);
+		/* Continuation lines start with a space or a tab. */
+		while (eol + 2 < end && (eol[2] == ' ' || eol[2] == '\t')) {
+			const char *next = g_strstr_len(eol + 2, end - eol - 2,
+							"\r\n");
+
+			if (next == NULL)
+				break;
+			g_string_append_len(value, eol + 2, next - eol - 2);
+			eol = next;
+		}
+		return g_string_free(value, FALSE);
+	}
+	return NULL;
+}
+
+/* The caller's number for SYNC's s field: VVM deposits carry it as the
+ * local part of From (spec "From" header reference). NULL when From holds
+ * no number, which SYNC sends as a withheld caller. */
+static char *sender_number(const char *msg, size_t len)
+{
+	g_autofree char *from = header_value(msg, len, "From");
+	InternetAddressList *list;
+	InternetAddress *addr;
+	char *number = NULL;
+	const char *at, *mailbox;
+
+	if (from == NULL)
+		return NULL;
+	list = internet_address_list_parse(NULL, from);
+	if (list == NULL)
+		return NULL;
+	addr = internet_address_list_length(list) > 0
+		? internet_address_list_get_address(list, 0) : NULL;
+	if (addr != NULL && INTERNET_ADDRESS_IS_MAILBOX(addr)) {
+		mailbox = internet_address_mailbox_get_addr(
+			INTERNET_ADDRESS_MAILBOX(addr));
+		at = strchr(mailbox, '@');
+		number = g_strndup(mailbox, at != NULL ? (gsize)(at - mailbox)
+						       : strlen(mailbox));
+		for (const char *c = number + (number[0] == '+'); ; c++) {
+			if (*c == '\0' && c > number + (number[0] == '+'))
+				break;
+			if (!g_ascii_isdigit(*c)) {
+				g_clear_pointer(&number, g_free);
+				break;
+			}
+		}
+	}
+	g_object_unref(list);
+	return number;
+}
+
+static char sms_type(enum index_context context)
+{
+	switch (context) {
+	case INDEX_CONTEXT_VIDEO:
+		return 'o';
+	case INDEX_CONTEXT_FAX:
+		return 'f';
+	default:
+		return 'v';
+	}
+}
+
 static int deposit(struct vvmfs *fs, struct pending *p, const char **reason_r)
 {
 	g_autoptr(GBytes) canonical = NULL;
 	g_autoptr(GBytes) blob = NULL;
+	g_autofree char *sender = NULL;
 	struct index *index = NULL;
 	struct ms_deposit d = { 0 };
 	int ret;
@@ -149,6 +237,10 @@ static int deposit(struct vvmfs *fs, struct pending *p, const char **reason_r)
 	d.expires = index->expires;
 	d.flags = p->flags;
 	d.internaldate = p->internaldate;
+	sender = sender_number(g_bytes_get_data(canonical, NULL),
+			       g_bytes_get_size(canonical));
+	d.sender = sender;
+	d.sms_type = sms_type(index->context);
 	index_free(&index);
 	ret = ms_message_deposit(fs->ms, p->mbox_id, &d, &p->uid, reason_r);
 	if (ret == -ENOENT)

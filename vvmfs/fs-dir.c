@@ -82,21 +82,29 @@ static int lookup_mailbox(struct vvmfs *fs, uint32_t mbox_id,
 static int lookup_changes(struct vvmfs *fs, uint32_t mbox_id,
 			  const char *name, fuse_ino_t *ino_r)
 {
-	char *end;
-	guint64 since;
+	uint64_t since;
 
-	if (!g_ascii_isdigit(name[0]))
-		return -ENOENT;
-	errno = 0;
-	since = g_ascii_strtoull(name, &end, 10);
-	if (*end != '\0' || (since == G_MAXUINT64 && errno == ERANGE))
+	if (!fs_parse_number(name, &since))
 		return -ENOENT;
 	*ino_r = dyn_changes_create(fs, mbox_id, since)->ino;
 	return 0;
 }
 
-static int lookup_outbox(uint64_t id, const char *name, fuse_ino_t *ino_r)
+static int lookup_outbox(struct vvmfs *fs, uint64_t id, const char *name,
+			 fuse_ino_t *ino_r)
 {
+	g_autoptr(GBytes) text = NULL;
+	uint64_t seq;
+	int ret;
+
+	if (id == OUTBOX_DIR_SMS) {
+		if (!fs_parse_number(name, &seq))
+			return -ENOENT;
+		ret = ms_outbox_get(fs->ms, seq, &text);
+		if (ret == 0)
+			*ino_r = ino_make(INO_OUTBOX_SMS, seq);
+		return ret;
+	}
 	if (id != 0)
 		return -ENOENT;
 	for (uint64_t i = 1; i < G_N_ELEMENTS(outbox_names); i++) {
@@ -132,7 +140,7 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		ret = lookup_changes(fs, (uint32_t)id, name, &ino);
 		break;
 	case INO_OUTBOX:
-		ret = lookup_outbox(id, name, &ino);
+		ret = lookup_outbox(fs, id, name, &ino);
 		break;
 	default:
 		ret = -ENOTDIR;
@@ -222,6 +230,15 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint32_t uid;
 	int ret = -ENOENT;
 
+	if (parent == ino_make(INO_OUTBOX, OUTBOX_DIR_SMS)) {
+		/* The sender's acknowledgement: the SMSC has the message. */
+		uint64_t seq;
+
+		ret = fs_parse_number(name, &seq)
+			? ms_outbox_remove(fs->ms, seq) : -ENOENT;
+		fuse_reply_err(req, -ret);
+		return;
+	}
 	if (ino_type(parent) != INO_MAILBOX) {
 		fuse_reply_err(req, ino_type(parent) == INO_ROOT ||
 					    ino_type(parent) == INO_SUB

@@ -132,6 +132,24 @@ static int open_changes(struct vvmfs *fs, fuse_ino_t ino,
 	return 0;
 }
 
+static int open_outbox(struct vvmfs *fs, fuse_ino_t ino,
+			struct fuse_file_info *fi, struct handle **h_r)
+{
+	GBytes *text;
+	int ret;
+
+	/* Entries are read and removed, never changed. */
+	if (wants_write(fi))
+		return -EPERM;
+	ret = ms_outbox_get(fs->ms, ino_id(ino), &text);
+	if (ret < 0)
+		return ret;
+	*h_r = handle_new(HANDLE_CONTENT);
+	(*h_r)->content = text;
+	fi->direct_io = 1;
+	return 0;
+}
+
 static int open_pending(struct vvmfs *fs, fuse_ino_t ino,
 			struct fuse_file_info *fi, struct handle **h_r)
 {
@@ -202,6 +220,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		break;
 	case INO_PROFILE:
 		ret = open_profile(fs, ino, fi, &h);
+		break;
+	case INO_OUTBOX_SMS:
+		ret = open_outbox(fs, ino, fi, &h);
 		break;
 	case INO_DYN: {
 		struct dyn_node *node = dyn_get(fs, ino);

@@ -60,6 +60,15 @@ static int add_message(void *ctx, const struct ms_message *msg)
 	return 0;
 }
 
+static int add_outbox_entry(void *ctx, uint64_t seq, size_t size)
+{
+	char name[24];
+
+	g_snprintf(name, sizeof(name), "%" G_GUINT64_FORMAT, seq);
+	add(ctx, name, ino_make(INO_OUTBOX_SMS, seq), S_IFREG);
+	return 0;
+}
+
 static void add_pending(void *ctx, const char *name, fuse_ino_t ino)
 {
 	add(ctx, name, ino, S_IFREG);
@@ -93,6 +102,8 @@ static int list_dir(struct vvmfs *fs, fuse_ino_t ino, struct dir_listing *l)
 		return ms_message_list(fs->ms, (uint32_t)id, 0, add_message,
 				       &mc);
 	case INO_OUTBOX:
+		if (id == OUTBOX_DIR_SMS)
+			return ms_outbox_list(fs->ms, add_outbox_entry, l);
 		if (id == 0) {
 			add(l, "sms", ino_make(INO_OUTBOX, 1), S_IFDIR);
 			add(l, "push", ino_make(INO_OUTBOX, 2), S_IFDIR);

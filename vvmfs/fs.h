@@ -27,7 +27,10 @@ enum ino_type {
 	INO_CHANGES_DIR = 6, /* id: mbox_id */
 	INO_MESSAGE = 7,     /* id: mbox_id << 32 | uid */
 	INO_DYN = 8,         /* id: dynamic table key */
+	INO_OUTBOX_SMS = 9,  /* id: outbox sequence number */
 };
+
+#define OUTBOX_DIR_SMS 1
 
 #define INO_ID_MASK ((UINT64_C(1) << 60) - 1)
 
@@ -130,6 +133,8 @@ int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r);
 /* Replies to a lookup-like request with the entry for ino. */
 void fs_reply_entry(fuse_req_t req, fuse_ino_t ino);
 bool fs_parse_uid_name(const char *name, uint32_t *uid_r);
+/* A decimal number without sign or spaces, fitting 64 bits. */
+bool fs_parse_number(const char *name, uint64_t *value_r);
 
 /* fs-dyn.c: the dynamic inode table. */
 struct dyn_node *dyn_pending_create(struct vvmfs *fs, uint32_t mbox_id,

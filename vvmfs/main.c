@@ -71,6 +71,41 @@ static bool parse_u64(const char *text, uint64_t min, uint64_t max,
 	return true;
 }
 
+/* What STATUS SMS say about this deployment, from [sms]; its strings are
+ * kept for the daemon's life. */
+static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+	} strings[] = {
+		{ "server", offsetof(struct ms_sms_config, srv) },
+		{ "tui_number", offsetof(struct ms_sms_config, tui) },
+		{ "mo_number", offsetof(struct ms_sms_config, dn) },
+		{ "languages", offsetof(struct ms_sms_config, lang) },
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(strings); i++) {
+		char *value = g_key_file_get_string(kf, "sms", strings[i].key,
+						    NULL);
+
+		if (value == NULL)
+			continue;
+		*(const char **)((char *)sms + strings[i].offset) = value;
+	}
+	if ((v = (uint64_t)g_key_file_get_uint64(kf, "sms", "imap_port",
+						 NULL)) > 0)
+		sms->ipt = (unsigned)v;
+	if (g_key_file_has_key(kf, "sms", "smtp_port", NULL))
+		sms->spt = (unsigned)g_key_file_get_uint64(kf, "sms",
+							   "smtp_port", NULL);
+	if ((v = (uint64_t)g_key_file_get_uint64(kf, "sms", "greeting_seconds",
+						 NULL)) > 0)
+		sms->g_len = (unsigned)v;
+	sms->srv_bare = g_key_file_get_boolean(kf, "sms", "server_bare", NULL);
+}
+
 /* Settings come from the config file, then -o options override them. */
 static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 			struct ms_options *ms_opts)
@@ -82,7 +117,7 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 
 	fs->options.max_message_size = 32 << 20;
 	fs->options.retention_interval = 60;
-	vvm_profile_limits_default(&ms_opts->profile_limits);
+	ms_options_default(ms_opts);
 	if (file == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
 		file = DEFAULT_CONFIG;
 	if (file != NULL) {
@@ -108,6 +143,7 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 						    NULL);
 		if (v > 0)
 			ms_opts->profile_limits.pin_max = (unsigned)v;
+		load_sms_config(kf, &ms_opts->sms);
 	}
 	if (cmd->max_message_size != NULL) {
 		if (!parse_u64(cmd->max_message_size, 1, G_MAXUINT32, &v)) {

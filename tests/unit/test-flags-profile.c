@@ -95,11 +95,36 @@ static void test_profile(void)
 	g_assert_true(vvm_profile_key_find("tui_password")->secret);
 }
 
+static void test_status_transitions(void)
+{
+	static const char *const allowed[] = {
+		"UP", "PN", "PR", "NR", "NP", "RP", "RB", "BR", "RU", "PP",
+	};
+	static const char *const refused[] = { "UN", "UR", "UB", "RN", "BX" };
+	const char *reason = NULL;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(allowed); i++)
+		g_assert_cmpint(vvm_status_transition(allowed[i][0],
+						      allowed[i][1], &reason),
+				==, 0);
+	for (size_t i = 0; i < G_N_ELEMENTS(refused); i++) {
+		reason = NULL;
+		g_assert_cmpint(vvm_status_transition(refused[i][0],
+						      refused[i][1], &reason),
+				==, -EINVAL);
+		g_assert_nonnull(reason);
+	}
+	g_assert_true(vvm_status_active('N') && vvm_status_active('R'));
+	g_assert_false(vvm_status_active('P') || vvm_status_active('B') ||
+		       vvm_status_active('U'));
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/flags/parse", test_flags_parse);
 	g_test_add_func("/flags/format", test_flags_format);
 	g_test_add_func("/profile/validate", test_profile);
+	g_test_add_func("/profile/status-transitions", test_status_transitions);
 	return g_test_run();
 }

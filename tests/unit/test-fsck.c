@@ -46,7 +46,7 @@ static uint32_t build_store(const char *dir)
 	g_autofree char *error = NULL;
 	uint32_t sub, inbox;
 
-	vvm_profile_limits_default(&options.profile_limits);
+	ms_options_default(&options);
 	g_assert_cmpint(mailstore_open(dir, &options, &ms, &error), ==, 0);
 	g_assert_cmpint(ms_subscriber_create(ms, "31612345678", &sub), ==, 0);
 	g_assert_cmpint(ms_mailbox_lookup(ms, sub, "INBOX", &inbox), ==, 0);
@@ -112,7 +112,7 @@ static void test_find_and_repair(void)
 	g_string_truncate(report, 0);
 	g_assert_cmpint(mailstore_fsck(dir, false, report), ==, 0);
 
-	vvm_profile_limits_default(&options.profile_limits);
+	ms_options_default(&options);
 	g_assert_cmpint(mailstore_open(dir, &options, &ms, &error), ==, 0);
 	g_assert_cmpint(ms_mailbox_get(ms, inbox, &mbox), ==, 0);
 	g_assert_cmpuint(mbox.messages, ==, 3);

@@ -32,7 +32,7 @@ static void store_open(struct fixture *f)
 	struct ms_options options = { 0 };
 	g_autofree char *error = NULL;
 
-	vvm_profile_limits_default(&options.profile_limits);
+	ms_options_default(&options);
 	g_assert_cmpint(mailstore_open(f->dir, &options, &f->ms, &error), ==, 0);
 }
 
@@ -317,6 +317,88 @@ static void test_group_commit(struct fixture *f, gconstpointer data)
 	g_assert_cmpuint(mailbox(f, f->greetings).highestmodseq, ==, 200);
 }
 
+static int collect_seq(void *ctx, uint64_t seq, size_t size)
+{
+	g_array_append_val((GArray *)ctx, seq);
+	return 0;
+}
+
+/* The outbox entries' texts, oldest first; removes them. */
+static GPtrArray *take_outbox(struct fixture *f)
+{
+	g_autoptr(GArray) seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	GPtrArray *texts = g_ptr_array_new_with_free_func(g_free);
+
+	g_assert_cmpint(ms_outbox_list(f->ms, collect_seq, seqs), ==, 0);
+	for (guint i = 0; i < seqs->len; i++) {
+		uint64_t seq = g_array_index(seqs, uint64_t, i);
+		GBytes *text = NULL;
+
+		g_assert_cmpint(ms_outbox_get(f->ms, seq, &text), ==, 0);
+		g_ptr_array_add(texts, g_strndup(g_bytes_get_data(text, NULL),
+						 g_bytes_get_size(text)));
+		g_bytes_unref(text);
+		g_assert_cmpint(ms_outbox_remove(f->ms, seq), ==, 0);
+	}
+	return texts;
+}
+
+static void set_status(struct fixture *f, const char *value, int expect)
+{
+	const char *reason = NULL;
+
+	g_assert_cmpint(ms_profile_set(f->ms, f->sub,
+				       vvm_profile_key_find("status"), value,
+				       strlen(value), &reason), ==, expect);
+}
+
+/* Notifications are queued with the change they announce, only while the
+ * service is active, and each status change queues one STATUS. */
+static void test_outbox(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GPtrArray) texts = NULL;
+	struct ms_message msg;
+	const char *reason;
+	uint32_t uid, greeting;
+
+	deposit(f, f->inbox, 0);
+	texts = take_outbox(f);
+	g_assert_cmpuint(texts->len, ==, 0);       /* P: no SYNC */
+
+	set_status(f, "N", 0);
+	set_status(f, "N", 0);                       /* no change, no SMS */
+	set_status(f, "U", 0);
+	set_status(f, "R", -EINVAL);                 /* U->R skips P */
+	set_status(f, "P", 0);
+	set_status(f, "R", 0);
+	g_ptr_array_unref(texts);
+	texts = take_outbox(f);
+	g_assert_cmpuint(texts->len, ==, 4);
+	g_assert_nonnull(strstr(texts->pdata[0], "kind STATUS\nreplace 0\n"
+				"text //VVM:STATUS:st=N;rc=0;"));
+	g_assert_nonnull(strstr(texts->pdata[1], "text //VVM:STATUS:st=U;rc=0\n"));
+	g_assert_nonnull(strstr(texts->pdata[3], ":st=R;"));
+
+	uid = deposit(f, f->inbox, 0);
+	g_assert_cmpint(ms_message_expunge(f->ms, f->inbox, uid), ==, 0);
+	greeting = deposit(f, f->greetings, 0);
+	g_assert_cmpint(ms_message_store_flags(f->ms, f->greetings, greeting,
+					       VVM_FLAGS_ADD,
+					       VVM_FLAG_GREETING_ON, &msg,
+					       &reason), ==, 0);
+	g_ptr_array_unref(texts);
+	texts = take_outbox(f);
+	g_assert_cmpuint(texts->len, ==, 4);
+	g_assert_nonnull(strstr(texts->pdata[0], "to 31612345678\nport 0\n"
+				"kind SYNC\nreplace 1\n"));
+	g_assert_nonnull(strstr(texts->pdata[0], ":ev=NM;id=2;c=2;t=v;"));
+	g_assert_nonnull(strstr(texts->pdata[0], ";l=12\n"));
+	g_assert_nonnull(strstr(texts->pdata[1], ":ev=MBU;c=1\n"));
+	g_assert_nonnull(strstr(texts->pdata[2], ":ev=GU;"));
+	g_assert_nonnull(strstr(texts->pdata[3], ":ev=GU;"));
+	g_assert_cmpint(ms_outbox_remove(f->ms, 12345), ==, -ENOENT);
+}
+
 static void test_names(struct fixture *f, gconstpointer data)
 {
 	uint32_t id;
@@ -348,5 +430,6 @@ int main(int argc, char *argv[])
 	ADD("expire", test_expire);
 	ADD("group-commit", test_group_commit);
 	ADD("names", test_names);
+	ADD("outbox", test_outbox);
 	return g_test_run();
 }

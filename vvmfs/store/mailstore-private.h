@@ -18,6 +18,7 @@ struct mailstore {
 	GMutex sub_locks[SUB_LOCK_STRIPES];
 	/* Next message id (body/index key); never reused while referenced. */
 	uint64_t next_msgid;
+	uint64_t next_outbox_seq;
 	GMutex errors_lock;
 	GHashTable *mailbox_errors; /* mbox_id -> last rejection reason */
 };
@@ -53,6 +54,32 @@ uint64_t ms_profile_uint(struct mailstore *ms, uint32_t sub_id,
 int ms_mailbox_create_locked(struct mailstore *ms, struct kv_batch *batch,
 			     uint32_t sub_id, const char *name,
 			     uint32_t *id_r);
+/* ms-outbox.c: notifications, queued into the batch of their change. */
+enum ms_sync_event {
+	MS_SYNC_NEW,      /* NM */
+	MS_SYNC_MAILBOX,  /* MBU */
+	MS_SYNC_GREETING, /* GU */
+};
+
+struct ms_sync {
+	enum ms_sync_event ev;
+	uint32_t uid;
+	unsigned count;      /* unseen in INBOX */
+	char type;
+	const char *sender;
+	int64_t time;
+	int64_t length;
+};
+
+void ms_outbox_init(struct mailstore *ms);
+/* Queues a SYNC if the subscriber's status is active. */
+int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
+		  uint32_t sub_id, const struct ms_sync *sync);
+/* Queues the STATUS that announces status st. -EINVAL with *reason_r when
+ * the deployment's SMS settings or the profile cannot make a valid one. */
+int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
+		    uint32_t sub_id, char st, const char **reason_r);
+bool ms_mailbox_is_inbox(const struct rec_mailbox *mbox);
 bool ms_mailbox_is_greetings(const struct rec_mailbox *mbox);
 /* Locks the subscriber that owns mbox_id and reads the mailbox record.
  * On success returns 0 with the lock held; on error unlocked. */

@@ -5,6 +5,22 @@
 #include <errno.h>
 #include <string.h>
 
+void ms_options_default(struct ms_options *options_r)
+{
+	memset(options_r, 0, sizeof(*options_r));
+	vvm_profile_limits_default(&options_r->profile_limits);
+	options_r->sms = (struct ms_sms_config){
+		.srv = "127.0.0.1",
+		.tui = "*86",
+		.dn = "0",
+		.ipt = 1143,
+		.spt = 1587,
+		.lang = "eng",
+		.g_len = 60,
+		.vs_len = 10,
+	};
+}
+
 int mailstore_open(const char *dir, const struct ms_options *options,
 		   struct mailstore **ms_r, char **error_r)
 {
@@ -36,6 +52,7 @@ int mailstore_open(const char *dir, const struct ms_options *options,
 	if (db_last_key(ms->db, KV_BODIES, &last) == 0 &&
 	    g_bytes_get_size(last) == 8)
 		ms->next_msgid = key_get_be64(g_bytes_get_data(last, NULL)) + 1;
+	ms_outbox_init(ms);
 	*ms_r = ms;
 	return 0;
 }
@@ -346,6 +363,23 @@ int ms_profile_get(struct mailstore *ms, uint32_t sub_id,
 	return ret;
 }
 
+/* A status change must be one the state machine allows, and is announced
+ * by a STATUS SMS in the same batch. */
+static int status_change(struct mailstore *ms, struct kv_batch *batch,
+			 uint32_t sub_id, char to, const char **reason_r)
+{
+	g_autofree char *from = NULL;
+	int ret;
+
+	ret = ms_profile_get(ms, sub_id, vvm_profile_key_find("status"), &from);
+	if (ret < 0)
+		return ret;
+	ret = vvm_status_transition(from[0], to, reason_r);
+	if (ret < 0 || from[0] == to)
+		return ret;
+	return ms_queue_status(ms, batch, sub_id, to, reason_r);
+}
+
 int ms_profile_set(struct mailstore *ms, uint32_t sub_id,
 		   const struct vvm_profile_key *pkey, const char *value,
 		   size_t len, const char **reason_r)
@@ -362,12 +396,18 @@ int ms_profile_set(struct mailstore *ms, uint32_t sub_id,
 		return ret;
 	g_mutex_lock(lock);
 	ret = ms_get_subscriber(ms, sub_id, &rec);
-	if (ret == 0) {
-		batch = kv_batch_create();
-		key_profile(&k, sub_id, pkey->name);
-		kv_batch_put(batch, KV_SUBSCRIBERS, k.data, k.len, value, len);
-		ret = db_commit(ms->db, &batch);
+	if (ret < 0) {
+		g_mutex_unlock(lock);
+		return ret;
 	}
+	batch = kv_batch_create();
+	if (pkey->type == VVM_PROFILE_STATUS)
+		ret = status_change(ms, batch, sub_id, value[0], reason_r);
+	key_profile(&k, sub_id, pkey->name);
+	kv_batch_put(batch, KV_SUBSCRIBERS, k.data, k.len, value, len);
+	if (ret == 0)
+		ret = db_commit(ms->db, &batch);
+	kv_batch_destroy(&batch);
 	g_mutex_unlock(lock);
 	return ret;
 }

@@ -20,8 +20,29 @@ struct mailstore;
 /* Mailbox ids fit in 28 bits so that (mailbox, uid) makes an inode number. */
 #define MS_MAILBOX_ID_MAX ((1u << 28) - 1)
 
+/* What STATUS SMS tell a client about this deployment (spec "STATUS SMS
+ * Description"); the rest comes from the subscriber's profile. */
+struct ms_sms_config {
+	const char *srv;   /* IMAP/SMTP host */
+	const char *tui;   /* TUI access number */
+	const char *dn;    /* number clients send MO SMS to */
+	unsigned ipt;      /* IMAP port */
+	unsigned spt;      /* SMTP port, 0: none */
+	const char *lang;  /* languages offered, code|code */
+	unsigned g_len;    /* greeting seconds */
+	unsigned vs_len;   /* voice signature seconds */
+	bool srv_bare;     /* srv without 1:/2: (Android's client) */
+};
+
 struct ms_options {
 	struct vvm_profile_limits profile_limits;
+	struct ms_sms_config sms;
+};
+
+/* A pending server-originated SMS, as MOUNT/.outbox/sms/<seq> shows it. */
+struct ms_outbox_entry {
+	uint64_t seq;
+	GBytes *text; /* the entry file's contents */
 };
 
 struct ms_subscriber {
@@ -78,7 +99,12 @@ struct ms_deposit {
 	int64_t expires;            /* from the index; 0 if none */
 	uint32_t flags;
 	int64_t internaldate;       /* 0: now */
+	const char *sender;         /* caller number for SYNC, NULL: withheld */
+	char sms_type;              /* SYNC t: v voice, o video, f fax */
 };
+
+/* Defaults: the profile's, and an SMS config for a single host. */
+void ms_options_default(struct ms_options *options_r);
 
 int mailstore_open(const char *dir, const struct ms_options *options,
 		   struct mailstore **ms_r, char **error_r);
@@ -157,6 +183,13 @@ int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 int ms_message_body(struct mailstore *ms, uint64_t msgid, GBytes **body_r);
 int ms_message_index(struct mailstore *ms, uint64_t msgid,
 		     struct index **index_r);
+
+/* The SMS outbox: entries are written in the same batch as the change
+ * they announce, and removed by the sender once the SMSC took them. */
+int ms_outbox_list(struct mailstore *ms,
+		   int (*cb)(void *ctx, uint64_t seq, size_t size), void *ctx);
+int ms_outbox_get(struct mailstore *ms, uint64_t seq, GBytes **text_r);
+int ms_outbox_remove(struct mailstore *ms, uint64_t seq);
 
 /* Appends the change feed of a mailbox since modseq (docs/fs-layout.md). */
 int ms_changes(struct mailstore *ms, uint32_t mbox_id, uint64_t since,

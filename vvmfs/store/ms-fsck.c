@@ -304,7 +304,7 @@ int mailstore_fsck(const char *dir, bool repair, GString *report)
 	g_autofree char *error = NULL;
 	int ret;
 
-	vvm_profile_limits_default(&options.profile_limits);
+	ms_options_default(&options);
 	if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
 		g_string_append_printf(report, "%s: no such store\n", dir);
 		return -ENOENT;

@@ -54,6 +54,11 @@ bool ms_mailbox_is_special(const char *name)
 	return strcmp(name, "INBOX") == 0 || strcmp(name, "Greetings") == 0;
 }
 
+bool ms_mailbox_is_inbox(const struct rec_mailbox *mbox)
+{
+	return strcmp(mbox->name, "INBOX") == 0;
+}
+
 bool ms_mailbox_is_greetings(const struct rec_mailbox *mbox)
 {
 	return strcmp(mbox->name, "Greetings") == 0;

@@ -201,6 +201,21 @@ static uint32_t insert_into(struct kv_batch *batch, uint32_t mbox_id,
 	return uid;
 }
 
+/* Queues the SYNC a change in mbox calls for: NM or MBU for INBOX (as
+ * sync->ev says), GU for Greetings, none elsewhere. */
+static int notify_change(struct mailstore *ms, struct kv_batch *batch,
+			 const struct rec_mailbox *mbox, struct ms_sync *sync)
+{
+	if (ms_mailbox_is_greetings(mbox))
+		sync->ev = MS_SYNC_GREETING;
+	else if (!ms_mailbox_is_inbox(mbox))
+		return 0;
+	sync->count = mbox->unseen;
+	if (sync->time == 0)
+		sync->time = g_get_real_time() / G_USEC_PER_SEC;
+	return ms_queue_sync(ms, batch, mbox->sub_id, sync);
+}
+
 /* Submits batch, releases lock and waits for durability. */
 static int commit_unlock(struct mailstore *ms, struct kv_batch **batch,
 			 GMutex *lock)
@@ -259,6 +274,15 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 			   g_bytes_ref(deposit->index));
 	uid = insert_into(batch, mbox_id, &mbox, &msg);
 	ms_put_subscriber(batch, mbox.sub_id, &sub);
+	ret = notify_change(ms, batch, &mbox, &(struct ms_sync){
+		.ev = MS_SYNC_NEW, .uid = uid, .type = deposit->sms_type,
+		.sender = deposit->sender, .time = msg.internaldate,
+		.length = msg.duration });
+	if (ret < 0) {
+		kv_batch_destroy(&batch);
+		g_mutex_unlock(lock);
+		return ret;
+	}
 	ret = commit_unlock(ms, &batch, lock);
 	if (ret == 0)
 		*uid_r = uid;
@@ -272,7 +296,7 @@ int ms_message_store_flags(struct mailstore *ms, uint32_t mbox_id,
 	struct rec_mailbox mbox;
 	struct rec_message msg;
 	struct kv_batch *batch;
-	uint32_t new_flags;
+	uint32_t old_flags, new_flags;
 	GMutex *lock;
 	int ret;
 
@@ -290,6 +314,7 @@ int ms_message_store_flags(struct mailstore *ms, uint32_t mbox_id,
 		return ret;
 	}
 	batch = kv_batch_create();
+	old_flags = msg.flags;
 	mailbox_apply(&mbox, &msg, -1);
 	ms_delete_change(batch, mbox_id, msg.modseq);
 	msg.flags = new_flags;
@@ -299,6 +324,16 @@ int ms_message_store_flags(struct mailstore *ms, uint32_t mbox_id,
 	ms_put_change(batch, mbox_id, msg.modseq, uid, msg.flags,
 		      CHANGE_PRESENT);
 	ms_put_mailbox(batch, mbox_id, &mbox);
+	/* Only activating or deactivating a greeting concerns the client. */
+	if (ms_mailbox_is_greetings(&mbox) &&
+	    ((old_flags ^ new_flags) & VVM_FLAG_GREETING_ON) != 0)
+		ret = notify_change(ms, batch, &mbox, &(struct ms_sync){
+			.ev = MS_SYNC_GREETING, .uid = uid });
+	if (ret < 0) {
+		kv_batch_destroy(&batch);
+		g_mutex_unlock(lock);
+		return ret;
+	}
 	ret = commit_unlock(ms, &batch, lock);
 	if (ret == 0)
 		message_to_public(uid, &msg, msg_r);
@@ -352,6 +387,13 @@ int ms_message_expunge(struct mailstore *ms, uint32_t mbox_id, uint32_t uid)
 	expunge_into(batch, mbox_id, &mbox, uid, &msg, false);
 	usage_apply(&sub, &mbox, &msg, -1);
 	ms_put_subscriber(batch, mbox.sub_id, &sub);
+	ret = notify_change(ms, batch, &mbox, &(struct ms_sync){
+		.ev = MS_SYNC_MAILBOX, .uid = uid });
+	if (ret < 0) {
+		kv_batch_destroy(&batch);
+		g_mutex_unlock(lock);
+		return ret;
+	}
 	return commit_unlock(ms, &batch, lock);
 }
 
@@ -393,6 +435,17 @@ int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 	new_uid = insert_into(batch, dst_mbox, &dst, &msg);
 	usage_apply(&sub, &dst, &msg, 1);
 	ms_put_subscriber(batch, src.sub_id, &sub);
+	ret = notify_change(ms, batch, &src, &(struct ms_sync){
+		.ev = MS_SYNC_MAILBOX, .uid = uid });
+	if (ret == 0)
+		ret = notify_change(ms, batch, &dst, &(struct ms_sync){
+			.ev = MS_SYNC_NEW, .uid = new_uid,
+			.time = msg.internaldate, .length = msg.duration });
+	if (ret < 0) {
+		kv_batch_destroy(&batch);
+		g_mutex_unlock(lock);
+		return ret;
+	}
 	ret = commit_unlock(ms, &batch, lock);
 	if (ret == 0)
 		*new_uid_r = new_uid;

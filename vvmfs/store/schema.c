@@ -135,6 +135,12 @@ void key_body(struct key *k, uint64_t msgid)
 	key_be64(k, msgid);
 }
 
+void key_outbox(struct key *k, uint64_t seq)
+{
+	k->len = 0;
+	key_be64(k, seq);
+}
+
 /* Records: a version byte, then fixed-width little-endian fields, then an
  * optional trailing string. */
 

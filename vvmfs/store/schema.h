@@ -15,6 +15,7 @@
  *                   'C' mbox_id modseq         -> struct rec_change
  *                   'E' expires mbox_id uid    -> ""
  *   KV_BODIES       msgid                      -> canonical message bytes
+ *   KV_OUTBOX       seq                        -> outbox entry text
  */
 #ifndef VVM_SCHEMA_H
 #define VVM_SCHEMA_H
@@ -45,6 +46,7 @@ void key_change_prefix(struct key *k, uint32_t mbox_id);
 void key_expiry(struct key *k, int64_t expires, uint32_t mbox_id,
 		uint32_t uid);
 void key_body(struct key *k, uint64_t msgid);
+void key_outbox(struct key *k, uint64_t seq);
 
 uint32_t key_get_be32(const uint8_t *p);
 uint64_t key_get_be64(const uint8_t *p);

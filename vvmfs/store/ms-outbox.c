@@ -1,0 +1,187 @@
+/* The transactional SMS outbox: every change that a client must hear of
+ * (spec "VVM SMS Interface Description") puts its SYNC or STATUS into the
+ * same batch as the change, so a notification is never lost and never sent
+ * for a change that did not happen. A sender reads the entries from
+ * MOUNT/.outbox/sms/ and removes each once the SMSC has accepted it. */
+#include "mailstore-private.h"
+#include "vvm-sms.h"
+
+#include <errno.h>
+#include <string.h>
+
+void ms_outbox_init(struct mailstore *ms)
+{
+	g_autoptr(GBytes) last = NULL;
+
+	/* Sequence numbers only need to order what is pending. */
+	ms->next_outbox_seq = 1;
+	if (db_last_key(ms->db, KV_OUTBOX, &last) == 0 &&
+	    g_bytes_get_size(last) == 8)
+		ms->next_outbox_seq =
+			key_get_be64(g_bytes_get_data(last, NULL)) + 1;
+}
+
+static char *profile_value(struct mailstore *ms, uint32_t sub_id,
+			   const char *name)
+{
+	char *value = NULL;
+
+	if (ms_profile_get(ms, sub_id, vvm_profile_key_find(name), &value) < 0)
+		return g_strdup("");
+	return value;
+}
+
+/* One entry: where it goes, how, and the text; see docs/fs-layout.md. */
+static void outbox_put(struct mailstore *ms, struct kv_batch *batch,
+		       uint32_t sub_id, const char *kind, bool replace,
+		       const char *text)
+{
+	struct rec_subscriber sub = { 0 };
+	g_autofree char *port = profile_value(ms, sub_id, "app_port");
+	g_autoptr(GString) entry = g_string_new(NULL);
+	uint64_t seq = __atomic_fetch_add(&ms->next_outbox_seq, 1,
+					  __ATOMIC_RELAXED);
+	struct key k;
+
+	ms_get_subscriber(ms, sub_id, &sub);
+	g_string_append_printf(entry, "to %s\nport %s\nkind %s\nreplace %d\n"
+			       "text %s\n", sub.msisdn, port, kind,
+			       replace ? 1 : 0, text);
+	key_outbox(&k, seq);
+	kv_batch_put(batch, KV_OUTBOX, k.data, k.len, entry->str, entry->len);
+}
+
+static char current_status(struct mailstore *ms, uint32_t sub_id)
+{
+	g_autofree char *status = profile_value(ms, sub_id, "status");
+
+	return status[0];
+}
+
+int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
+		  uint32_t sub_id, const struct ms_sync *sync)
+{
+	static const enum vvm_sms_event events[] = {
+		[MS_SYNC_NEW] = VVM_SMS_EV_NM,
+		[MS_SYNC_MAILBOX] = VVM_SMS_EV_MBU,
+		[MS_SYNC_GREETING] = VVM_SMS_EV_GU,
+	};
+	g_autofree char *prefix = NULL;
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autoptr(GTimeZone) tz = g_time_zone_new_local();
+	struct vvm_sms_sync s = { 0 };
+	const char *reason = NULL;
+
+	if (!vvm_status_active(current_status(ms, sub_id)))
+		return 0;
+	prefix = profile_value(ms, sub_id, "client_prefix");
+	s.ev = events[sync->ev];
+	s.id = sync->uid;
+	s.c = MIN(sync->count, 99999u);
+	s.t = sync->type != '\0' ? sync->type : 'v';
+	s.s = sync->sender;
+	s.dt = sync->time;
+	s.dt_offset = vvm_sms_tz_offset(tz, sync->time);
+	s.l = (unsigned)CLAMP(sync->length, 0, 99999);
+	if (vvm_sms_sync_encode(prefix, &s, text, &reason) < 0) {
+		/* Only a caller number the codec cannot carry gets here:
+		 * send the notification without it rather than none. */
+		s.s = NULL;
+		g_string_truncate(text, 0);
+		if (vvm_sms_sync_encode(prefix, &s, text, &reason) < 0)
+			return -EINVAL;
+	}
+	outbox_put(ms, batch, sub_id, "SYNC", true, text->str);
+	return 0;
+}
+
+int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
+		    uint32_t sub_id, char st, const char **reason_r)
+{
+	const struct ms_sms_config *cfg = &ms->options.sms;
+	g_autofree char *prefix = profile_value(ms, sub_id, "client_prefix");
+	g_autofree char *user = profile_value(ms, sub_id, "imap_user");
+	g_autofree char *password = profile_value(ms, sub_id, "imap_password");
+	g_autofree char *smtp_user = profile_value(ms, sub_id, "smtp_user");
+	g_autofree char *smtp_password =
+		profile_value(ms, sub_id, "smtp_password");
+	g_autofree char *transcription =
+		profile_value(ms, sub_id, "transcription");
+	g_autoptr(GString) text = g_string_new(NULL);
+	struct vvm_sms_status s;
+
+	vvm_sms_status_init(&s);
+	s.st = st;
+	s.rc = VVM_SMS_RC_SUCCESS;
+	s.srv = cfg->srv;
+	s.tui = cfg->tui;
+	s.dn = cfg->dn;
+	s.ipt = cfg->ipt;
+	s.spt = cfg->spt;
+	s.u = user;
+	s.pw = password;
+	s.lang = cfg->lang;
+	s.g_len = cfg->g_len;
+	s.vs_len = cfg->vs_len;
+	s.pw_min = ms->options.profile_limits.pin_min;
+	s.pw_max = ms->options.profile_limits.pin_max;
+	/* The spec's "0" stands for "no SMTP deposit". */
+	s.smtp_u = cfg->spt != 0 && smtp_user[0] != '\0' ? smtp_user : "0";
+	s.smtp_pw = cfg->spt != 0 && smtp_password[0] != '\0' ? smtp_password
+								  : "0";
+	s.vt = strcmp(transcription, "on") == 0;
+	if (vvm_sms_status_encode(prefix, &s,
+				  cfg->srv_bare ? VVM_SMS_SRV_BARE : 0, text,
+				  reason_r) < 0)
+		return -EINVAL;
+	outbox_put(ms, batch, sub_id, "STATUS", false, text->str);
+	return 0;
+}
+
+struct list_ctx {
+	int (*cb)(void *ctx, uint64_t seq, size_t size);
+	void *ctx;
+};
+
+static int list_one(void *ctx, const void *key, size_t key_len,
+		    const void *value, size_t value_len)
+{
+	struct list_ctx *c = ctx;
+
+	if (key_len != 8)
+		return 0;
+	return c->cb(c->ctx, key_get_be64(key), value_len);
+}
+
+int ms_outbox_list(struct mailstore *ms,
+		   int (*cb)(void *ctx, uint64_t seq, size_t size), void *ctx)
+{
+	struct list_ctx c = { cb, ctx };
+
+	return db_scan(ms->db, KV_OUTBOX, "", 0, NULL, 0, list_one, &c);
+}
+
+int ms_outbox_get(struct mailstore *ms, uint64_t seq, GBytes **text_r)
+{
+	struct key k;
+
+	key_outbox(&k, seq);
+	return db_get(ms->db, KV_OUTBOX, k.data, k.len, text_r);
+}
+
+int ms_outbox_remove(struct mailstore *ms, uint64_t seq)
+{
+	g_autoptr(GBytes) value = NULL;
+	struct kv_batch *batch;
+	struct key k;
+	int ret;
+
+	key_outbox(&k, seq);
+	/* Entries are removed by their sender only, one at a time. */
+	ret = db_get(ms->db, KV_OUTBOX, k.data, k.len, &value);
+	if (ret < 0)
+		return ret;
+	batch = kv_batch_create();
+	kv_batch_delete(batch, KV_OUTBOX, k.data, k.len);
+	return db_commit(ms->db, &batch);
+}
