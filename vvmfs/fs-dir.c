@@ -266,6 +266,7 @@ static void rename_message(fuse_req_t req, uint32_t src, const char *name,
 	struct ms_message msg;
 	struct dyn_node *node;
 	uint32_t uid, target_uid, new_uid;
+	const char *reason = NULL;
 	int ret;
 
 	if (!fs_parse_uid_name(name, &uid)) {
@@ -293,7 +294,9 @@ static void rename_message(fuse_req_t req, uint32_t src, const char *name,
 		fuse_reply_err(req, EEXIST);
 		return;
 	}
-	ret = ms_message_move(fs->ms, src, uid, dst, &new_uid);
+	ret = ms_message_move(fs->ms, src, uid, dst, &new_uid, &reason);
+	if (reason != NULL)
+		ms_mailbox_set_error(fs->ms, dst, reason);
 	fuse_reply_err(req, -ret);
 }
 

@@ -247,7 +247,6 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct vvmfs *fs = req_fs(req);
 	uint32_t mbox_id = (uint32_t)ino_id(parent);
 	struct fuse_entry_param e = { 0 };
-	struct ms_message msg;
 	struct dyn_node *node;
 	struct handle *h;
 	uint32_t uid;
@@ -257,9 +256,9 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (name[0] == '.' ||
-	    (fs_parse_uid_name(name, &uid) &&
-	     ms_message_get(fs->ms, mbox_id, uid, &msg) == 0)) {
+	/* <uid>.eml names are the committed messages': a file being
+	 * written under one would clash with the message that gets it. */
+	if (name[0] == '.' || fs_parse_uid_name(name, &uid)) {
 		fuse_reply_err(req, name[0] == '.' ? EINVAL : EEXIST);
 		return;
 	}
@@ -350,8 +349,13 @@ static int profile_write(struct vvmfs *fs, struct handle *h, const char *buf,
 		return -EINVAL;
 	g_mutex_lock(&h->lock);
 	before = g_string_new_len(h->text->str, (gssize)h->text->len);
-	if ((size_t)off > h->text->len)
+	if ((size_t)off > h->text->len) {
+		gsize end = h->text->len;
+
+		/* A hole reads as NULs, which no value accepts. */
 		g_string_set_size(h->text, (gsize)off);
+		memset(h->text->str + end, 0, (gsize)off - end);
+	}
 	g_string_overwrite_len(h->text, (gsize)off, buf, (gssize)size);
 	ret = profile_store(fs, h);
 	if (ret < 0)

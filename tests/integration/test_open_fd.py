@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import deposit, voice_message
 from vvmtest import (assert_unchanged, expect_errno, flags, message_path,
                      message_uids, readable, snapshot, try_deposit, wait_for,
@@ -137,3 +139,13 @@ def test_writer_killed_before_commit_commits_nothing(vvmfs, subscriber):
     wait_for(lambda: "dying.eml" not in os.listdir(inbox), timeout=3)
     assert_unchanged(before, vvmfs.mnt, "writer killed before its commit")
     assert deposit(inbox, voice_message(2)) == 2
+
+
+def test_uid_shaped_names_are_reserved(subscriber):
+    """A file written as 1.eml would clash with the message that gets UID 1:
+    unlinking one would expunge the other."""
+    inbox = subscriber / "INBOX"
+    with pytest.raises(FileExistsError):
+        os.open(inbox / "1.eml", os.O_CREAT | os.O_WRONLY, 0o644)
+    assert deposit(inbox, voice_message(1), name="copy.eml") == 1
+    assert os.listdir(inbox) == ["1.eml"]

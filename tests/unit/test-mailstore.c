@@ -208,12 +208,14 @@ static void test_move(struct fixture *f, gconstpointer data)
 {
 	uint32_t saved, new_uid;
 	uint32_t uid = deposit(f, f->inbox, VVM_FLAG_SEEN | VVM_FLAG_FLAGGED);
+	const char *reason = NULL;
 	struct ms_message msg;
 	struct ms_quota q;
 
 	g_assert_cmpint(ms_mailbox_create(f->ms, f->sub, "Saved", &saved), ==, 0);
 	deposit(f, saved, 0);
-	g_assert_cmpint(ms_message_move(f->ms, f->inbox, uid, saved, &new_uid), ==, 0);
+	g_assert_cmpint(ms_message_move(f->ms, f->inbox, uid, saved, &new_uid,
+					&reason), ==, 0);
 	g_assert_cmpuint(new_uid, ==, 2);
 	g_assert_cmpint(ms_message_get(f->ms, f->inbox, uid, &msg), ==, -ENOENT);
 	g_assert_cmpint(ms_message_get(f->ms, saved, new_uid, &msg), ==, 0);
@@ -224,6 +226,35 @@ static void test_move(struct fixture *f, gconstpointer data)
 	g_assert_cmpint(ms_quota_get(f->ms, f->sub, &q), ==, 0);
 	g_assert_cmpuint(q.used.messages, ==, 2);
 	g_assert_cmpint(ms_subscriber_remove(f->ms, "31612345678"), ==, -ENOTEMPTY);
+}
+
+/* A move turns voice seconds into greeting seconds and is held to that
+ * quota; a usage already over a lowered limit blocks only what raises it. */
+static void test_move_quota(struct fixture *f, gconstpointer data)
+{
+	const struct vvm_profile_key *greeting =
+		vvm_profile_key_find("quota_greeting_seconds");
+	uint32_t uid = deposit(f, f->inbox, 0), new_uid;
+	const char *reason = NULL;
+	struct ms_quota q;
+
+	g_assert_cmpint(ms_profile_set(f->ms, f->sub, greeting, "5", 1,
+				       &reason), ==, 0);
+	g_assert_cmpint(ms_message_move(f->ms, f->inbox, uid, f->greetings,
+					&new_uid, &reason), ==, -EDQUOT);
+	g_assert_cmpstr(reason, ==, "greeting seconds quota exceeded");
+	g_assert_cmpint(ms_quota_get(f->ms, f->sub, &q), ==, 0);
+	g_assert_cmpuint(q.used.greeting_seconds, ==, 0);
+	g_assert_cmpuint(q.used.voice_seconds, ==, 12);
+
+	g_assert_cmpint(ms_profile_set(f->ms, f->sub, greeting, "0", 1,
+				       &reason), ==, 0);
+	g_assert_cmpint(ms_message_move(f->ms, f->inbox, uid, f->greetings,
+					&new_uid, &reason), ==, 0);
+	g_assert_cmpint(ms_profile_set(f->ms, f->sub, greeting, "5", 1,
+				       &reason), ==, 0);
+	/* Greetings are over their lowered limit; voice still arrives. */
+	deposit(f, f->inbox, 0);
 }
 
 static void test_changes(struct fixture *f, gconstpointer data)
@@ -426,6 +457,7 @@ int main(int argc, char *argv[])
 	ADD("counters-and-flags", test_counters_and_flags);
 	ADD("quota", test_quota);
 	ADD("move", test_move);
+	ADD("move-quota", test_move_quota);
 	ADD("changes", test_changes);
 	ADD("expire", test_expire);
 	ADD("group-commit", test_group_commit);

@@ -104,6 +104,36 @@ int db_get(struct db *db, enum kv_table table, const void *key,
 	return db->backend->get(db->kv, table, key, key_len, value_r);
 }
 
+int db_get_durable(struct db *db, enum kv_table table, const void *key,
+		   size_t key_len, GBytes **value_r)
+{
+	g_autoptr(GBytes) okey = overlay_key(table, key, key_len);
+	struct overlay_entry *entry;
+	GBytes *value = NULL;
+	int64_t ticket = 0;
+	int ret;
+
+	g_mutex_lock(&db->lock);
+	entry = g_hash_table_lookup(db->overlay, okey);
+	if (entry != NULL) {
+		ticket = entry->ticket;
+		value = entry->value != NULL ? g_bytes_ref(entry->value) : NULL;
+	}
+	g_mutex_unlock(&db->lock);
+	if (entry == NULL)
+		return db_get(db, table, key, key_len, value_r);
+	ret = db_wait(db, ticket);
+	if (ret == 0 && value == NULL)
+		ret = -ENOENT;
+	if (ret < 0) {
+		if (value != NULL)
+			g_bytes_unref(value);
+		return ret;
+	}
+	*value_r = value;
+	return 0;
+}
+
 int db_scan(struct db *db, enum kv_table table, const void *prefix,
 	    size_t prefix_len, const void *start, size_t start_len,
 	    int (*cb)(void *ctx, const void *key, size_t key_len,
@@ -172,6 +202,13 @@ static void overlay_retire(struct db *db, GPtrArray *batches, int64_t upto)
 	}
 }
 
+static void destroy_batch(gpointer data, gpointer user_data)
+{
+	struct kv_batch *batch = data;
+
+	kv_batch_destroy(&batch);
+}
+
 /* Writes everything queued as one synced batch. Called with the lock held;
  * drops it around the write so that others can queue behind. */
 static void lead_one_group(struct db *db)
@@ -202,10 +239,15 @@ static void lead_one_group(struct db *db)
 	kv_batch_destroy(&merged);
 
 	g_mutex_lock(&db->lock);
-	if (ret < 0)
+	if (ret < 0) {
+		/* Nothing queued behind the lost batch may be written now;
+		 * drop it so that the store can still be closed. */
 		db->failed = true;
-	else
+		g_ptr_array_foreach(db->queued, destroy_batch, NULL);
+		g_ptr_array_set_size(db->queued, 0);
+	} else {
 		db->written_ticket = upto;
+	}
 	overlay_retire(db, group, upto);
 	for (guint i = 0; i < group->len; i++) {
 		struct kv_batch *batch = group->pdata[i];

@@ -25,6 +25,12 @@ void db_close(struct db **db);
 int db_get(struct db *db, enum kv_table table, const void *key,
 	   size_t key_len, GBytes **value_r);
 
+/* db_get() for readers outside the store's locks: a value that is still
+ * in flight is returned only once it is durable, so that nothing a reader
+ * saw (a UID, UIDNEXT) can be lost to a crash. */
+int db_get_durable(struct db *db, enum kv_table table, const void *key,
+		   size_t key_len, GBytes **value_r);
+
 /* Prefix scan of what is written; batches still in flight are not seen.
  * Contract as kv_backend.scan. */
 int db_scan(struct db *db, enum kv_table table, const void *prefix,

@@ -177,9 +177,11 @@ int ms_message_store_flags(struct mailstore *ms, uint32_t mbox_id,
 			   uint32_t uid, int op, uint32_t flags,
 			   struct ms_message *msg_r, const char **reason_r);
 int ms_message_expunge(struct mailstore *ms, uint32_t mbox_id, uint32_t uid);
-/* IMAP MOVE within one subscriber: -EXDEV across subscribers. */
+/* IMAP MOVE within one subscriber: -EXDEV across subscribers, -EDQUOT
+ * (with *reason_r) when the target's kind of seconds would go over. */
 int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
-		    uint32_t dst_mbox, uint32_t *new_uid_r);
+		    uint32_t dst_mbox, uint32_t *new_uid_r,
+		    const char **reason_r);
 int ms_message_body(struct mailstore *ms, uint64_t msgid, GBytes **body_r);
 int ms_message_index(struct mailstore *ms, uint64_t msgid,
 		     struct index **index_r);

@@ -248,11 +248,17 @@ int ms_mailbox_rename(struct mailstore *ms, uint32_t sub_id, const char *from,
 
 int ms_mailbox_get(struct mailstore *ms, uint32_t id, struct ms_mailbox *mbox_r)
 {
+	g_autoptr(GBytes) value = NULL;
 	struct rec_mailbox rec;
-	int ret = ms_get_mailbox(ms, id, &rec);
+	struct key k;
+	int ret;
 
+	key_mailbox(&k, id);
+	ret = db_get_durable(ms->db, KV_MAILBOXES, k.data, k.len, &value);
 	if (ret < 0)
 		return ret;
+	if (rec_mailbox_decode(value, &rec) < 0)
+		return -EIO;
 	mbox_r->id = id;
 	mbox_r->sub_id = rec.sub_id;
 	mbox_r->name = g_strdup(rec.name);

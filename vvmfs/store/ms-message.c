@@ -69,12 +69,21 @@ static void message_to_public(uint32_t uid, const struct rec_message *rec,
 int ms_message_get(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
 		   struct ms_message *msg_r)
 {
+	g_autoptr(GBytes) value = NULL;
 	struct rec_message rec;
-	int ret = ms_get_message(ms, mbox_id, uid, &rec);
+	struct key k;
+	int ret;
 
-	if (ret == 0)
-		message_to_public(uid, &rec, msg_r);
-	return ret;
+	/* Readers see only what is durable: a UID seen is a UID kept. */
+	key_message(&k, mbox_id, uid);
+	ret = db_get_durable(ms->db, KV_MESSAGES, k.data, k.len, &value);
+	if (ret < 0)
+		return ret;
+	if (rec_message_decode(g_bytes_get_data(value, NULL),
+			       g_bytes_get_size(value), &rec) < 0)
+		return -EIO;
+	message_to_public(uid, &rec, msg_r);
+	return 0;
 }
 
 struct list_msg_ctx {
@@ -135,24 +144,31 @@ static void mailbox_apply(struct rec_mailbox *mbox,
 		mbox->unseen += (uint32_t)sign;
 }
 
+/* True when a usage that this change raises ends above its limit; usage
+ * over a limit that the change does not raise (the limit was lowered) does
+ * not block it. */
+static bool over(uint64_t before, uint64_t after, uint64_t limit)
+{
+	return limit != 0 && after > before && after > limit;
+}
+
 static int quota_check(struct mailstore *ms, uint32_t sub_id,
+		       const struct rec_subscriber *before,
 		       const struct rec_subscriber *after,
 		       const char **reason_r)
 {
-	struct ms_quota q;
-	int ret = ms_quota_get(ms, sub_id, &q);
+	uint64_t kb = ms_profile_uint(ms, sub_id, "quota_storage_kb");
 
-	if (ret < 0)
-		return ret;
-	if (q.limit_kb != 0 && after->bytes > q.limit_kb * 1024)
+	if (over(before->bytes, after->bytes, kb * 1024))
 		*reason_r = "storage quota exceeded";
-	else if (q.limit_messages != 0 && after->messages > q.limit_messages)
+	else if (over(before->messages, after->messages,
+		      ms_profile_uint(ms, sub_id, "quota_messages")))
 		*reason_r = "message count quota exceeded";
-	else if (q.limit_voice_seconds != 0 &&
-		 after->voice_seconds > q.limit_voice_seconds)
+	else if (over(before->voice_seconds, after->voice_seconds,
+		      ms_profile_uint(ms, sub_id, "quota_voice_seconds")))
 		*reason_r = "voice seconds quota exceeded";
-	else if (q.limit_greeting_seconds != 0 &&
-		 after->greeting_seconds > q.limit_greeting_seconds)
+	else if (over(before->greeting_seconds, after->greeting_seconds,
+		      ms_profile_uint(ms, sub_id, "quota_greeting_seconds")))
 		*reason_r = "greeting seconds quota exceeded";
 	else
 		return 0;
@@ -231,7 +247,7 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 		       const char **reason_r)
 {
 	struct rec_mailbox mbox;
-	struct rec_subscriber sub = { 0 };
+	struct rec_subscriber sub = { 0 }, before;
 	struct rec_message msg = { 0 };
 	struct kv_batch *batch;
 	GMutex *lock;
@@ -243,6 +259,7 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 	if (ret < 0)
 		return ret;
 	ret = ms_get_subscriber(ms, mbox.sub_id, &sub);
+	before = sub;
 	if (ret == 0)
 		ret = flags_check(&mbox, deposit->flags, reason_r);
 	msg.size = g_bytes_get_size(deposit->canonical);
@@ -254,7 +271,7 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 		: g_get_real_time() / G_USEC_PER_SEC;
 	usage_apply(&sub, &mbox, &msg, 1);
 	if (ret == 0)
-		ret = quota_check(ms, mbox.sub_id, &sub, reason_r);
+		ret = quota_check(ms, mbox.sub_id, &before, &sub, reason_r);
 	if (ret == 0 && mbox.uidnext == G_MAXUINT32) {
 		*reason_r = "mailbox has used up its UIDs";
 		ret = -ENOSPC;
@@ -398,10 +415,10 @@ int ms_message_expunge(struct mailstore *ms, uint32_t mbox_id, uint32_t uid)
 }
 
 int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
-		    uint32_t dst_mbox, uint32_t *new_uid_r)
+		    uint32_t dst_mbox, uint32_t *new_uid_r, const char **reason_r)
 {
 	struct rec_mailbox src, dst;
-	struct rec_subscriber sub;
+	struct rec_subscriber sub, after;
 	struct rec_message msg;
 	struct kv_batch *batch;
 	uint32_t new_uid;
@@ -422,19 +439,23 @@ int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 		ret = ms_get_message(ms, src_mbox, uid, &msg);
 	if (ret == 0)
 		ret = ms_get_subscriber(ms, src.sub_id, &sub);
+	if (ret == 0) {
+		/* Voice seconds become greeting seconds, or the reverse. */
+		after = sub;
+		usage_apply(&after, &src, &msg, -1);
+		usage_apply(&after, &dst, &msg, 1);
+		ret = quota_check(ms, src.sub_id, &sub, &after, reason_r);
+	}
 	if (ret < 0) {
 		g_mutex_unlock(lock);
 		return ret;
 	}
 	batch = kv_batch_create();
 	expunge_into(batch, src_mbox, &src, uid, &msg, true);
-	usage_apply(&sub, &src, &msg, -1);
-
 	if (!ms_mailbox_is_greetings(&dst))
 		msg.flags &= ~(uint32_t)VVM_FLAG_GREETING_ON;
 	new_uid = insert_into(batch, dst_mbox, &dst, &msg);
-	usage_apply(&sub, &dst, &msg, 1);
-	ms_put_subscriber(batch, src.sub_id, &sub);
+	ms_put_subscriber(batch, src.sub_id, &after);
 	ret = notify_change(ms, batch, &src, &(struct ms_sync){
 		.ev = MS_SYNC_MAILBOX, .uid = uid });
 	if (ret == 0)
@@ -457,7 +478,7 @@ int ms_message_body(struct mailstore *ms, uint64_t msgid, GBytes **body_r)
 	struct key k;
 
 	key_body(&k, msgid);
-	return db_get(ms->db, KV_BODIES, k.data, k.len, body_r);
+	return db_get_durable(ms->db, KV_BODIES, k.data, k.len, body_r);
 }
 
 int ms_message_index(struct mailstore *ms, uint64_t msgid,
@@ -468,7 +489,7 @@ int ms_message_index(struct mailstore *ms, uint64_t msgid,
 	int ret;
 
 	key_index(&k, msgid);
-	ret = db_get(ms->db, KV_INDEX, k.data, k.len, &value);
+	ret = db_get_durable(ms->db, KV_INDEX, k.data, k.len, &value);
 	if (ret < 0)
 		return ret;
 	return index_deserialize(g_bytes_get_data(value, NULL),

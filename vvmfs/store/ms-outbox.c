@@ -84,9 +84,12 @@ int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
 	s.dt_offset = vvm_sms_tz_offset(tz, sync->time);
 	s.l = (unsigned)CLAMP(sync->length, 0, 99999);
 	if (vvm_sms_sync_encode(prefix, &s, text, &reason) < 0) {
-		/* Only a caller number the codec cannot carry gets here:
-		 * send the notification without it rather than none. */
+		/* A caller number or a date (INTERNALDATE is the client's
+		 * word) the codec cannot carry: notify without the number
+		 * and with the time of the change rather than not at all. */
 		s.s = NULL;
+		s.dt = g_get_real_time() / G_USEC_PER_SEC;
+		s.dt_offset = vvm_sms_tz_offset(tz, s.dt);
 		g_string_truncate(text, 0);
 		if (vvm_sms_sync_encode(prefix, &s, text, &reason) < 0)
 			return -EINVAL;
