@@ -28,8 +28,38 @@ static void dyn_node_free(gpointer data)
 	g_free(node);
 }
 
+void fs_handle_track(struct vvmfs *fs, void *handle, GDestroyNotify destroy)
+{
+	g_mutex_lock(&fs->handles_lock);
+	g_hash_table_insert(fs->handles, handle, destroy);
+	g_mutex_unlock(&fs->handles_lock);
+}
+
+void fs_handle_untrack(struct vvmfs *fs, void *handle)
+{
+	g_mutex_lock(&fs->handles_lock);
+	g_hash_table_remove(fs->handles, handle);
+	g_mutex_unlock(&fs->handles_lock);
+}
+
+void fs_handles_release_all(struct vvmfs *fs)
+{
+	GHashTableIter iter;
+	gpointer handle, destroy;
+
+	g_mutex_lock(&fs->handles_lock);
+	g_hash_table_iter_init(&iter, fs->handles);
+	while (g_hash_table_iter_next(&iter, &handle, &destroy)) {
+		((GDestroyNotify)destroy)(handle);
+		g_hash_table_iter_remove(&iter);
+	}
+	g_mutex_unlock(&fs->handles_lock);
+}
+
 void dyn_init(struct vvmfs *fs)
 {
+	g_mutex_init(&fs->handles_lock);
+	fs->handles = g_hash_table_new(NULL, NULL);
 	g_mutex_init(&fs->dyn_lock);
 	fs->dyn_next = 1;
 	fs->dyn_by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal,
@@ -40,6 +70,8 @@ void dyn_init(struct vvmfs *fs)
 
 void dyn_destroy(struct vvmfs *fs)
 {
+	g_hash_table_destroy(fs->handles);
+	g_mutex_clear(&fs->handles_lock);
 	g_hash_table_destroy(fs->pending_by_name);
 	g_hash_table_destroy(fs->dyn_by_ino);
 	g_mutex_clear(&fs->dyn_lock);

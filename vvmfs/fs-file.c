@@ -32,8 +32,10 @@ static struct handle *handle_get(struct fuse_file_info *fi)
 	return (struct handle *)(uintptr_t)fi->fh;
 }
 
-static void handle_free(struct handle *h)
+static void handle_destroy(gpointer data)
 {
+	struct handle *h = data;
+
 	if (h->content != NULL)
 		g_bytes_unref(h->content);
 	if (h->text != NULL)
@@ -42,12 +44,19 @@ static void handle_free(struct handle *h)
 	g_free(h);
 }
 
-static struct handle *handle_new(enum handle_type type)
+static void handle_free(struct vvmfs *fs, struct handle *h)
+{
+	fs_handle_untrack(fs, h);
+	handle_destroy(h);
+}
+
+static struct handle *handle_new(struct vvmfs *fs, enum handle_type type)
 {
 	struct handle *h = g_new0(struct handle, 1);
 
 	h->type = type;
 	g_mutex_init(&h->lock);
+	fs_handle_track(fs, h, handle_destroy);
 	return h;
 }
 
@@ -66,7 +75,7 @@ static void reply_open(fuse_req_t req, struct fuse_file_info *fi,
 {
 	fi->fh = (uint64_t)(uintptr_t)h;
 	if (fuse_reply_open(req, fi) != 0)
-		handle_free(h);
+		handle_free(req_fs(req), h);
 }
 
 static bool wants_write(const struct fuse_file_info *fi)
@@ -88,7 +97,7 @@ static int open_message(struct vvmfs *fs, fuse_ino_t ino,
 		return ret;
 	/* The body is fetched at the first read that reaches us: with the
 	 * page cache warm, none does. */
-	*h_r = handle_new(HANDLE_CONTENT);
+	*h_r = handle_new(fs, HANDLE_CONTENT);
 	(*h_r)->msgid = msg.msgid;
 	/* Committed messages never change: let the page cache keep them. */
 	fi->keep_cache = 1;
@@ -126,7 +135,7 @@ static int open_changes(struct vvmfs *fs, fuse_ino_t ino,
 		g_string_free(text, TRUE);
 		return ret;
 	}
-	*h_r = handle_new(HANDLE_CONTENT);
+	*h_r = handle_new(fs, HANDLE_CONTENT);
 	(*h_r)->content = g_string_free_to_bytes(text);
 	fi->direct_io = 1;
 	return 0;
@@ -144,7 +153,7 @@ static int open_outbox(struct vvmfs *fs, fuse_ino_t ino,
 	ret = ms_outbox_get(fs->ms, ino_id(ino), &text);
 	if (ret < 0)
 		return ret;
-	*h_r = handle_new(HANDLE_CONTENT);
+	*h_r = handle_new(fs, HANDLE_CONTENT);
 	(*h_r)->content = text;
 	fi->direct_io = 1;
 	return 0;
@@ -170,7 +179,7 @@ static int open_pending(struct vvmfs *fs, fuse_ino_t ino,
 	g_mutex_unlock(&p->lock);
 	if (ret < 0)
 		return ret;
-	*h_r = handle_new(HANDLE_PENDING);
+	*h_r = handle_new(fs, HANDLE_PENDING);
 	(*h_r)->node = node;
 	fi->direct_io = 1;
 	return 0;
@@ -188,12 +197,12 @@ static int open_profile(struct vvmfs *fs, fuse_ino_t ino,
 
 	if ((id & 0xff) >= count)
 		return -ENOENT;
-	h = handle_new(HANDLE_PROFILE);
+	h = handle_new(fs, HANDLE_PROFILE);
 	h->sub_id = (uint32_t)(id >> 8);
 	h->key = &keys[id & 0xff];
 	ret = ms_profile_get(fs->ms, h->sub_id, h->key, &value);
 	if (ret < 0) {
-		handle_free(h);
+		handle_free(fs, h);
 		return ret;
 	}
 	h->content = g_bytes_new_take(g_strconcat(value, "\n", NULL),
@@ -275,14 +284,14 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	e.ino = node->ino;
 	e.attr_timeout = 1.0;
-	h = handle_new(HANDLE_PENDING);
+	h = handle_new(fs, HANDLE_PENDING);
 	h->node = node;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		pending_abandon(fs, node);
 		dyn_forget(fs, node->ino, 1);
-		handle_free(h);
+		handle_free(fs, h);
 	}
 }
 
@@ -464,7 +473,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		p->opened = false;
 		g_mutex_unlock(&p->lock);
 	}
-	handle_free(h);
+	handle_free(req_fs(req), h);
 	fuse_reply_err(req, 0);
 }
 

@@ -116,6 +116,14 @@ static int list_dir(struct vvmfs *fs, fuse_ino_t ino, struct dir_listing *l)
 	}
 }
 
+static void listing_destroy(gpointer data)
+{
+	struct dir_listing *l = data;
+
+	g_array_free(l->entries, TRUE);
+	g_free(l);
+}
+
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dir_listing *l = g_new0(struct dir_listing, 1);
@@ -125,15 +133,15 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	g_array_set_clear_func(l->entries, entry_clear);
 	ret = list_dir(req_fs(req), ino, l);
 	if (ret < 0) {
-		g_array_free(l->entries, TRUE);
-		g_free(l);
+		listing_destroy(l);
 		fuse_reply_err(req, -ret);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)l;
+	fs_handle_track(req_fs(req), l, listing_destroy);
 	if (fuse_reply_open(req, fi) != 0) {
-		g_array_free(l->entries, TRUE);
-		g_free(l);
+		fs_handle_untrack(req_fs(req), l);
+		listing_destroy(l);
 	}
 }
 
@@ -171,7 +179,7 @@ void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dir_listing *l = (struct dir_listing *)(uintptr_t)fi->fh;
 
-	g_array_free(l->entries, TRUE);
-	g_free(l);
+	fs_handle_untrack(req_fs(req), l);
+	listing_destroy(l);
 	fuse_reply_err(req, 0);
 }

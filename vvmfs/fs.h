@@ -110,6 +110,11 @@ struct vvmfs {
 	gid_t gid;
 	int64_t started; /* the times of files that have none of their own */
 
+	/* Open file and directory handles -> their destructor, so that those
+	 * the kernel never released are freed before the store closes. */
+	GMutex handles_lock;
+	GHashTable *handles;
+
 	GMutex dyn_lock;
 	uint64_t dyn_next;
 	GHashTable *dyn_by_ino;      /* fuse_ino_t -> struct dyn_node */
@@ -154,6 +159,10 @@ void dyn_pending_foreach(struct vvmfs *fs, uint32_t mbox_id,
 			 void (*cb)(void *ctx, const char *name,
 				    fuse_ino_t ino),
 			 void *ctx);
+void fs_handle_track(struct vvmfs *fs, void *handle, GDestroyNotify destroy);
+void fs_handle_untrack(struct vvmfs *fs, void *handle);
+/* At shutdown: frees what is still open. */
+void fs_handles_release_all(struct vvmfs *fs);
 void dyn_init(struct vvmfs *fs);
 void dyn_destroy(struct vvmfs *fs);
 
