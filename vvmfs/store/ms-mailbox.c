@@ -4,18 +4,27 @@
 #include <errno.h>
 #include <string.h>
 
-int ms_get_mailbox(struct mailstore *ms, uint32_t mbox_id,
-		   struct rec_mailbox *rec_r)
+/* durable: for readers outside the store's locks (see db_get_durable). */
+static int read_mailbox(struct mailstore *ms, bool durable, uint32_t mbox_id,
+			struct rec_mailbox *rec_r)
 {
 	g_autoptr(GBytes) value = NULL;
 	struct key k;
 	int ret;
 
 	key_mailbox(&k, mbox_id);
-	ret = db_get(ms->db, KV_MAILBOXES, k.data, k.len, &value);
+	ret = durable ? db_get_durable(ms->db, KV_MAILBOXES, k.data, k.len,
+				       &value)
+		      : db_get(ms->db, KV_MAILBOXES, k.data, k.len, &value);
 	if (ret < 0)
 		return ret;
 	return rec_mailbox_decode(value, rec_r) < 0 ? -EIO : 0;
+}
+
+int ms_get_mailbox(struct mailstore *ms, uint32_t mbox_id,
+		   struct rec_mailbox *rec_r)
+{
+	return read_mailbox(ms, false, mbox_id, rec_r);
 }
 
 void ms_put_mailbox(struct kv_batch *batch, uint32_t mbox_id,
@@ -248,17 +257,11 @@ int ms_mailbox_rename(struct mailstore *ms, uint32_t sub_id, const char *from,
 
 int ms_mailbox_get(struct mailstore *ms, uint32_t id, struct ms_mailbox *mbox_r)
 {
-	g_autoptr(GBytes) value = NULL;
 	struct rec_mailbox rec;
-	struct key k;
-	int ret;
+	int ret = read_mailbox(ms, true, id, &rec);
 
-	key_mailbox(&k, id);
-	ret = db_get_durable(ms->db, KV_MAILBOXES, k.data, k.len, &value);
 	if (ret < 0)
 		return ret;
-	if (rec_mailbox_decode(value, &rec) < 0)
-		return -EIO;
 	mbox_r->id = id;
 	mbox_r->sub_id = rec.sub_id;
 	mbox_r->name = g_strdup(rec.name);

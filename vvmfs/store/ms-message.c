@@ -8,19 +8,27 @@
 #include <errno.h>
 #include <string.h>
 
-int ms_get_message(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
-		   struct rec_message *rec_r)
+/* durable: for readers outside the store's locks (see db_get_durable). */
+static int read_message(struct mailstore *ms, bool durable, uint32_t mbox_id,
+			uint32_t uid, struct rec_message *rec_r)
 {
 	g_autoptr(GBytes) value = NULL;
 	struct key k;
 	int ret;
 
 	key_message(&k, mbox_id, uid);
-	ret = db_get(ms->db, KV_MESSAGES, k.data, k.len, &value);
+	ret = durable ? db_get_durable(ms->db, KV_MESSAGES, k.data, k.len, &value)
+		      : db_get(ms->db, KV_MESSAGES, k.data, k.len, &value);
 	if (ret < 0)
 		return ret;
 	return rec_message_decode(g_bytes_get_data(value, NULL),
 				  g_bytes_get_size(value), rec_r) < 0 ? -EIO : 0;
+}
+
+int ms_get_message(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
+		   struct rec_message *rec_r)
+{
+	return read_message(ms, false, mbox_id, uid, rec_r);
 }
 
 void ms_put_message(struct kv_batch *batch, uint32_t mbox_id, uint32_t uid,
@@ -69,21 +77,13 @@ static void message_to_public(uint32_t uid, const struct rec_message *rec,
 int ms_message_get(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
 		   struct ms_message *msg_r)
 {
-	g_autoptr(GBytes) value = NULL;
 	struct rec_message rec;
-	struct key k;
-	int ret;
-
 	/* Readers see only what is durable: a UID seen is a UID kept. */
-	key_message(&k, mbox_id, uid);
-	ret = db_get_durable(ms->db, KV_MESSAGES, k.data, k.len, &value);
-	if (ret < 0)
-		return ret;
-	if (rec_message_decode(g_bytes_get_data(value, NULL),
-			       g_bytes_get_size(value), &rec) < 0)
-		return -EIO;
-	message_to_public(uid, &rec, msg_r);
-	return 0;
+	int ret = read_message(ms, true, mbox_id, uid, &rec);
+
+	if (ret == 0)
+		message_to_public(uid, &rec, msg_r);
+	return ret;
 }
 
 struct list_msg_ctx {
