@@ -82,6 +82,16 @@ def writer_main(n, mnt, logpath, go, idle, stop):
 
 # what a deposit may fail with when the daemon dies under it
 DEATH_ERRNOS = {errno.ENOTCONN, errno.ENOENT, errno.ECONNABORTED}
+# The kernel ends a request with EIO when the daemon is killed while copying
+# it in or its reply out (the fault handler gives up on a dying process).
+# Such an EIO counts as the death only if the connection was found dead
+# right after, when the writer asked for user.vvm.error.
+DEAD_AFTER = re.compile(r"<no user\.vvm\.error: (ENOTCONN|ECONNABORTED)>$")
+
+
+def died_under(errno_, error):
+    return errno_ in DEATH_ERRNOS or (
+        errno_ == errno.EIO and DEAD_AFTER.search(error) is not None)
 
 
 def read_logs(logs):
@@ -97,7 +107,7 @@ def read_logs(logs):
                 tried[n].add(word[1])
             elif word[0] == "ACK":
                 acked[word[1]] = (word[2], word[3], int(word[4]))
-            elif int(word[2]) not in DEATH_ERRNOS:
+            elif not died_under(int(word[2]), " ".join(word[4:])):
                 odd.append(line)
     return tried, acked, odd
 
