@@ -135,7 +135,10 @@ static int stat_message(struct vvmfs *fs, uint64_t id, struct stat *st)
 
 	if (ret < 0)
 		return ret;
-	stat_file(st, 0444, msg.size);
+	/* The kernel lets only a writer set user.* attributes, so the
+	 * owner's write bit is what allows a shim that is not root to store
+	 * flags; writing the contents is refused all the same (EPERM). */
+	stat_file(st, 0644, msg.size);
 	stat_time(st, msg.internaldate);
 	return 0;
 }
@@ -189,6 +192,21 @@ int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r)
 	case INO_PROFILE_DIR:
 		ret = ms_subscriber_get(fs->ms, (uint32_t)id, &sub);
 		stat_dir(st_r, 0755);
+		stat_time(st_r, ret == 0 ? sub.created : 0);
+		break;
+	case INO_SESSIONS_DIR:
+		ret = ms_subscriber_get(fs->ms, (uint32_t)id, &sub);
+		stat_dir(st_r, 0555);
+		stat_time(st_r, ret == 0 ? sub.created : 0);
+		break;
+	case INO_SESSION:
+		/* Opening one takes a session; its contents are made at
+		 * each read, so it has no size of its own. */
+		ret = session_proto_name(id & 0xff) == NULL
+			      ? -ENOENT
+			      : ms_subscriber_get(fs->ms, (uint32_t)(id >> 8),
+						  &sub);
+		stat_file(st_r, 0444, 0);
 		stat_time(st_r, ret == 0 ? sub.created : 0);
 		break;
 	case INO_PROFILE:

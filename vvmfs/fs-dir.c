@@ -34,6 +34,11 @@ static int lookup_sub(struct vvmfs *fs, uint32_t sub_id, const char *name,
 		*ino_r = ino_make(INO_PROFILE_DIR, sub_id);
 		return 0;
 	}
+	/* Hidden from listings, like a mailbox's .changes. */
+	if (strcmp(name, ".sessions") == 0) {
+		*ino_r = ino_make(INO_SESSIONS_DIR, sub_id);
+		return 0;
+	}
 	ret = ms_mailbox_lookup(fs->ms, sub_id, name, &id);
 	if (ret == 0)
 		*ino_r = ino_make(INO_MAILBOX, id);
@@ -49,6 +54,16 @@ static int lookup_profile(uint32_t sub_id, const char *name,
 		return -ENOENT;
 	*ino_r = ino_make(INO_PROFILE,
 			  (uint64_t)sub_id << 8 | vvm_profile_key_index(key));
+	return 0;
+}
+
+static int lookup_sessions(uint32_t sub_id, const char *name, fuse_ino_t *ino_r)
+{
+	int proto = session_proto_find(name);
+
+	if (proto < 0)
+		return proto;
+	*ino_r = ino_make(INO_SESSION, (uint64_t)sub_id << 8 | (unsigned)proto);
 	return 0;
 }
 
@@ -133,6 +148,9 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case INO_PROFILE_DIR:
 		ret = lookup_profile((uint32_t)id, name, &ino);
 		break;
+	case INO_SESSIONS_DIR:
+		ret = lookup_sessions((uint32_t)id, name, &ino);
+		break;
 	case INO_MAILBOX:
 		ret = lookup_mailbox(fs, (uint32_t)id, name, &ino);
 		break;
@@ -169,6 +187,12 @@ void fs_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+/* The directories every subscriber has that are not mailboxes. */
+static bool is_fixed_dir(const char *name)
+{
+	return strcmp(name, "profile") == 0 || strcmp(name, ".sessions") == 0;
+}
+
 void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	      mode_t mode)
 {
@@ -183,7 +207,7 @@ void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fs_reply_entry(req, ino_make(INO_SUB, id));
 		break;
 	case INO_SUB:
-		if (strcmp(name, "profile") == 0) {
+		if (is_fixed_dir(name)) {
 			ret = -EEXIST;
 			break;
 		}
@@ -211,7 +235,7 @@ void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			? -EPERM : ms_subscriber_remove(fs->ms, name);
 		break;
 	case INO_SUB:
-		ret = strcmp(name, "profile") == 0
+		ret = is_fixed_dir(name)
 			? -EPERM
 			: ms_mailbox_remove(fs->ms, (uint32_t)ino_id(parent),
 					    name);
@@ -309,6 +333,12 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (flags & RENAME_EXCHANGE) {
 		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (ino_type(parent) == INO_SUB &&
+	    (strcmp(name, ".sessions") == 0 ||
+	     strcmp(newname, ".sessions") == 0)) {
+		fuse_reply_err(req, EPERM);
 		return;
 	}
 	if (ino_type(parent) == INO_SUB && parent == newparent) {

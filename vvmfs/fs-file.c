@@ -1,5 +1,6 @@
 /* Open files: committed messages (read-only, served from the store),
- * messages being written, profile values and change-feed views. */
+ * messages being written, profile values, change-feed views and session
+ * slots. */
 #include "fs.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@ enum handle_type {
 	HANDLE_CONTENT, /* a message, a change feed: fixed bytes to read */
 	HANDLE_PENDING, /* a message being written */
 	HANDLE_PROFILE, /* a profile value */
+	HANDLE_SESSION, /* a session slot, held while open */
 };
 
 struct handle {
@@ -25,6 +27,9 @@ struct handle {
 	GString *text;
 	bool truncated;
 	bool written; /* a write came, valid or not */
+	/* HANDLE_SESSION: sub_id, and the slot until it is given back. */
+	enum session_proto proto;
+	bool session_held;
 };
 
 static struct handle *handle_get(struct fuse_file_info *fi)
@@ -44,8 +49,24 @@ static void handle_destroy(gpointer data)
 	g_free(h);
 }
 
+/* Gives the slot back once, at whichever of flush and release comes
+ * first. */
+static void session_end(struct vvmfs *fs, struct handle *h)
+{
+	bool held;
+
+	g_mutex_lock(&h->lock);
+	held = h->session_held;
+	h->session_held = false;
+	g_mutex_unlock(&h->lock);
+	if (held)
+		sessions_put(fs, h->sub_id, h->proto);
+}
+
 static void handle_free(struct vvmfs *fs, struct handle *h)
 {
+	if (h->type == HANDLE_SESSION)
+		session_end(fs, h);
 	fs_handle_untrack(fs, h);
 	handle_destroy(h);
 }
@@ -116,6 +137,26 @@ static int handle_content(struct vvmfs *fs, struct handle *h, GBytes **out_r)
 		*out_r = g_bytes_ref(h->content);
 	g_mutex_unlock(&h->lock);
 	return ret;
+}
+
+/* A read from the start takes the counts afresh; later reads continue
+ * the text the first one began. */
+static int session_content(struct vvmfs *fs, struct handle *h, off_t off,
+			   GBytes **out_r)
+{
+	GString *text;
+
+	g_mutex_lock(&h->lock);
+	if (off == 0 || h->content == NULL) {
+		text = g_string_sized_new(64);
+		sessions_format(fs, h->sub_id, h->proto, text);
+		if (h->content != NULL)
+			g_bytes_unref(h->content);
+		h->content = g_string_free_to_bytes(text);
+	}
+	*out_r = g_bytes_ref(h->content);
+	g_mutex_unlock(&h->lock);
+	return 0;
 }
 
 static int open_changes(struct vvmfs *fs, fuse_ino_t ino,
@@ -217,6 +258,33 @@ static int open_profile(struct vvmfs *fs, fuse_ino_t ino,
 	return 0;
 }
 
+static int open_session(struct vvmfs *fs, fuse_ino_t ino,
+			struct fuse_file_info *fi, struct handle **h_r)
+{
+	uint64_t id = ino_id(ino);
+	uint32_t sub_id = (uint32_t)(id >> 8);
+	enum session_proto proto = (enum session_proto)(id & 0xff);
+	struct ms_subscriber sub;
+	int ret;
+
+	if (wants_write(fi))
+		return -EPERM;
+	if (session_proto_name(proto) == NULL)
+		return -ENOENT;
+	ret = ms_subscriber_get(fs->ms, sub_id, &sub);
+	if (ret == 0)
+		ret = sessions_take(fs, sub_id, proto);
+	if (ret < 0)
+		return ret;
+	*h_r = handle_new(fs, HANDLE_SESSION);
+	(*h_r)->sub_id = sub_id;
+	(*h_r)->proto = proto;
+	(*h_r)->session_held = true;
+	/* Reads show the counts as they are at each read. */
+	fi->direct_io = 1;
+	return 0;
+}
+
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct vvmfs *fs = req_fs(req);
@@ -232,6 +300,9 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		break;
 	case INO_OUTBOX_SMS:
 		ret = open_outbox(fs, ino, fi, &h);
+		break;
+	case INO_SESSION:
+		ret = open_session(fs, ino, fi, &h);
 		break;
 	case INO_DYN: {
 		struct dyn_node *node = dyn_get(fs, ino);
@@ -316,7 +387,10 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		g_mutex_unlock(&p->lock);
 		return;
 	}
-	ret = handle_content(req_fs(req), h, &content);
+	if (h->type == HANDLE_SESSION)
+		ret = session_content(req_fs(req), h, off, &content);
+	else
+		ret = handle_content(req_fs(req), h, &content);
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
@@ -425,6 +499,15 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h = handle_get(fi);
 	int ret = 0;
 
+	/* The first close() ends a session: it comes synchronously with the
+	 * close, and from the kernel when the holder dies, even of SIGKILL,
+	 * whereas RELEASE is sent later and could refuse a client that
+	 * reconnects at once. */
+	if (h->type == HANDLE_SESSION) {
+		session_end(fs, h);
+		fuse_reply_err(req, 0);
+		return;
+	}
 	/* A shell's `> file` closes a duplicate before writing anything:
 	 * only a close after data was written commits. */
 	if (h->type == HANDLE_PENDING && pending_is_empty(h->node->pending)) {
@@ -504,6 +587,10 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	case INO_PROFILE:
 		if (to_set & FUSE_SET_ATTR_SIZE)
 			ret = profile_truncate(fi, attr->st_size);
+		break;
+	case INO_SESSION:
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			ret = -EPERM;
 		break;
 	default:
 		break;

@@ -111,6 +111,11 @@ static int list_dir(struct vvmfs *fs, fuse_ino_t ino, struct dir_listing *l)
 		return 0;
 	case INO_CHANGES_DIR:
 		return 0;
+	case INO_SESSIONS_DIR:
+		for (uint64_t i = 0; i < SESSION_PROTOS; i++)
+			add(l, session_proto_name(i),
+			    ino_make(INO_SESSION, id << 8 | i), S_IFREG);
+		return 0;
 	default:
 		return -ENOTDIR;
 	}

@@ -1,5 +1,6 @@
 /* Extended attributes: IMAP state of messages and mailboxes
- * (docs/fs-layout.md), flags as the one writable attribute. */
+ * (docs/fs-layout.md); flags and a subscriber's failed-login count are
+ * the writable ones. */
 #include "fs.h"
 #include "vvm-flags.h"
 
@@ -24,7 +25,9 @@ static const char *const pending_xattrs[] = {
 	"user.vvm.error", NULL,
 };
 
-static const char *const subscriber_xattrs[] = { "user.vvm.quota", NULL };
+static const char *const subscriber_xattrs[] = {
+	"user.vvm.quota", "user.vvm.login_failures", NULL,
+};
 
 static void format_quota(struct vvmfs *fs, uint32_t sub_id, GString *out,
 			 int *ret_r)
@@ -46,6 +49,18 @@ static void format_quota(struct vvmfs *fs, uint32_t sub_id, GString *out,
 			       q.used.voice_seconds, q.limit_voice_seconds,
 			       q.used.greeting_seconds,
 			       q.limit_greeting_seconds);
+}
+
+static void format_login_failures(struct vvmfs *fs, uint32_t sub_id,
+				  GString *out, int *ret_r)
+{
+	struct ms_login_failures lf;
+
+	*ret_r = ms_login_failures_get(fs->ms, sub_id, &lf);
+	if (*ret_r < 0)
+		return;
+	g_string_append_printf(out, "%" G_GUINT64_FORMAT " %" G_GINT64_FORMAT,
+			       lf.count, lf.last);
 }
 
 static int get_message_index(struct vvmfs *fs, const struct ms_message *msg,
@@ -172,6 +187,9 @@ static int get_value(struct vvmfs *fs, fuse_ino_t ino, const char *name,
 	case INO_SUB:
 		if (strcmp(name, "user.vvm.quota") == 0)
 			format_quota(fs, (uint32_t)ino_id(ino), out, &ret);
+		else if (strcmp(name, "user.vvm.login_failures") == 0)
+			format_login_failures(fs, (uint32_t)ino_id(ino), out,
+					      &ret);
 		return ret;
 	case INO_DYN:
 		node = dyn_get(fs, ino);
@@ -265,6 +283,21 @@ static int set_pending(struct pending *p, const char *name, const char *value,
 	return ret;
 }
 
+/* "+" counts a failed login now, "0" forgets them (a good login). */
+static int set_login_failures(struct vvmfs *fs, uint32_t sub_id,
+			      const char *value, size_t size)
+{
+	struct ms_login_failures lf;
+	bool reset;
+
+	if (size != 1 || (value[0] != '+' && value[0] != '0'))
+		return -EINVAL;
+	reset = value[0] == '0';
+	return ms_login_failures_update(fs->ms, sub_id, reset,
+					g_get_real_time() / G_USEC_PER_SEC,
+					&lf);
+}
+
 static bool is_ours(const char *name)
 {
 	return g_str_has_prefix(name, "user.imap.") ||
@@ -284,6 +317,10 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	} else if (ino_type(ino) == INO_MESSAGE &&
 		   strcmp(name, "user.imap.flags") == 0) {
 		ret = set_message_flags(fs, ino, value, size);
+	} else if (ino_type(ino) == INO_SUB &&
+		   strcmp(name, "user.vvm.login_failures") == 0) {
+		ret = set_login_failures(fs, (uint32_t)ino_id(ino), value,
+					 size);
 	} else if (ino_type(ino) == INO_DYN &&
 		   (node = dyn_get(fs, ino)) != NULL &&
 		   node->type == DYN_PENDING) {

@@ -16,18 +16,22 @@
  * persistent objects: the top four bits are the type. Mailbox ids, UIDs and
  * subscriber ids are never reused, so neither are inode numbers. Files that
  * exist only in memory (a message being written, a change-feed view) get a
- * counter from the dynamic table instead. */
+ * counter from the dynamic table instead. A subscriber's session slots
+ * (.sessions/<proto>) are counted in memory but named by the encoding, so
+ * that every process looking them up meets the same inode. */
 enum ino_type {
 	INO_ROOT = 0,
-	INO_OUTBOX = 1,      /* id: 0 .outbox, 1 sms, 2 push */
-	INO_SUB = 2,         /* id: sub_id */
-	INO_PROFILE_DIR = 3, /* id: sub_id */
-	INO_PROFILE = 4,     /* id: sub_id << 8 | key index */
-	INO_MAILBOX = 5,     /* id: mbox_id */
-	INO_CHANGES_DIR = 6, /* id: mbox_id */
-	INO_MESSAGE = 7,     /* id: mbox_id << 32 | uid */
-	INO_DYN = 8,         /* id: dynamic table key */
-	INO_OUTBOX_SMS = 9,  /* id: outbox sequence number */
+	INO_OUTBOX = 1,        /* id: 0 .outbox, 1 sms, 2 push */
+	INO_SUB = 2,           /* id: sub_id */
+	INO_PROFILE_DIR = 3,   /* id: sub_id */
+	INO_PROFILE = 4,       /* id: sub_id << 8 | key index */
+	INO_MAILBOX = 5,       /* id: mbox_id */
+	INO_CHANGES_DIR = 6,   /* id: mbox_id */
+	INO_MESSAGE = 7,       /* id: mbox_id << 32 | uid */
+	INO_DYN = 8,           /* id: dynamic table key */
+	INO_OUTBOX_SMS = 9,    /* id: outbox sequence number */
+	INO_SESSIONS_DIR = 10, /* id: sub_id */
+	INO_SESSION = 11,      /* id: sub_id << 8 | enum session_proto */
 };
 
 #define OUTBOX_DIR_SMS 1
@@ -95,10 +99,20 @@ struct dyn_node {
 	struct pending *pending; /* DYN_PENDING */
 };
 
+/* The protocols whose concurrent sessions are counted, as the files of
+ * MOUNT/<msisdn>/.sessions/ name them. */
+enum session_proto {
+	SESSION_IMAP,
+	SESSION_SMTP,
+	SESSION_PROTOS
+};
+
 struct vvmfs_options {
 	char *config_file;
 	uint64_t max_message_size;
 	unsigned retention_interval;
+	/* Per subscriber and protocol; 0 = unlimited. */
+	unsigned max_sessions[SESSION_PROTOS];
 };
 
 struct vvmfs {
@@ -114,6 +128,11 @@ struct vvmfs {
 	 * the kernel never released are freed before the store closes. */
 	GMutex handles_lock;
 	GHashTable *handles;
+
+	/* sub_id -> struct session_counts: the open session handles. Only
+	 * memory: a restart drops every handle anyway. */
+	GMutex sessions_lock;
+	GHashTable *sessions;
 
 	GMutex dyn_lock;
 	uint64_t dyn_next;
@@ -165,6 +184,21 @@ void fs_handle_untrack(struct vvmfs *fs, void *handle);
 void fs_handles_release_all(struct vvmfs *fs);
 void dyn_init(struct vvmfs *fs);
 void dyn_destroy(struct vvmfs *fs);
+
+/* fs-sessions.c: per-subscriber session slots (.sessions/<proto>). */
+const char *session_proto_name(enum session_proto proto);
+/* The protocol a .sessions file name stands for; -ENOENT if none. */
+int session_proto_find(const char *name);
+/* Takes a slot: 0, or -EUSERS when the subscriber already has the limit
+ * of sessions of proto open. */
+int sessions_take(struct vvmfs *fs, uint32_t sub_id, enum session_proto proto);
+/* Gives back a slot that sessions_take() gave. */
+void sessions_put(struct vvmfs *fs, uint32_t sub_id, enum session_proto proto);
+/* Appends "sessions <n>\nlimit <limit>\n". */
+void sessions_format(struct vvmfs *fs, uint32_t sub_id,
+		     enum session_proto proto, GString *out);
+void sessions_init(struct vvmfs *fs);
+void sessions_destroy(struct vvmfs *fs);
 
 /* fs-commit.c: turning a written file into a committed message. */
 /* Writes into a pending file; -EFBIG past max_message_size (which rejects

@@ -6,6 +6,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ struct cmdline {
 	char *config_file;
 	char *max_message_size;
 	char *retention_interval;
+	char *owner;
 	char *store_dir;
 };
 
@@ -27,6 +29,7 @@ static const struct fuse_opt vvmfs_opts[] = {
 	OPT("config=%s", config_file),
 	OPT("max_message_size=%s", max_message_size),
 	OPT("retention_interval=%s", retention_interval),
+	OPT("owner=%s", owner),
 	FUSE_OPT_END
 };
 
@@ -50,7 +53,8 @@ static void usage(const char *prog)
 	       "vvmfs options:\n"
 	       "    -o config=FILE               vvm config (default %s)\n"
 	       "    -o max_message_size=BYTES    largest message (32 MiB)\n"
-	       "    -o retention_interval=SECS   Expires check period (60)\n\n",
+	       "    -o retention_interval=SECS   Expires check period (60)\n"
+	       "    -o owner=USER                owner of all files (root)\n\n",
 	       prog, DEFAULT_CONFIG);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -106,17 +110,74 @@ static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
 	sms->srv_bare = g_key_file_get_boolean(kf, "sms", "server_bare", NULL);
 }
 
+/* [imap] and [smtp] max_sessions: a limit that read as unlimited by
+ * mistake would lift the spec's cap silently, so a bad one stops vvmfs. */
+static int load_max_sessions(GKeyFile *kf, const char *file,
+			     unsigned *limits)
+{
+	for (int i = 0; i < SESSION_PROTOS; i++) {
+		const char *group = session_proto_name(i);
+		g_autofree char *text =
+			g_key_file_get_value(kf, group, "max_sessions", NULL);
+		uint64_t v;
+
+		if (text == NULL)
+			continue;
+		if (!parse_u64(g_strstrip(text), 0, G_MAXINT, &v)) {
+			fprintf(stderr,
+				"vvmfs: %s: [%s] max_sessions is not a number: "
+				"%s\n",
+				file, group, text);
+			return -1;
+		}
+		limits[i] = (unsigned)v;
+	}
+	return 0;
+}
+
+/* Every inode reports owner's uid and primary group, so that shims that
+ * chroot into a subscriber and drop root to owner can still use it with
+ * default_permissions on. Only root can mount for another user. */
+static int set_owner(struct vvmfs *fs, const char *owner)
+{
+	struct passwd *pw;
+
+	fs->uid = getuid();
+	fs->gid = getgid();
+	if (owner == NULL)
+		return 0;
+	if (getuid() != 0) {
+		fprintf(stderr, "vvmfs: owner=%s needs vvmfs to run as root\n",
+			owner);
+		return -1;
+	}
+	errno = 0;
+	pw = getpwnam(owner);
+	if (pw == NULL) {
+		fprintf(stderr, "vvmfs: owner=%s: %s\n", owner,
+			errno != 0 ? g_strerror(errno) : "no such user");
+		return -1;
+	}
+	fs->uid = pw->pw_uid;
+	fs->gid = pw->pw_gid;
+	return 0;
+}
+
 /* Settings come from the config file, then -o options override them. */
 static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 			struct ms_options *ms_opts)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) error = NULL;
+	g_autofree char *owner = NULL;
 	const char *file = cmd->config_file;
 	uint64_t v;
 
 	fs->options.max_message_size = 32 << 20;
 	fs->options.retention_interval = 60;
+	/* The spec's default: one IMAP session per subscriber. */
+	fs->options.max_sessions[SESSION_IMAP] = 1;
+	fs->options.max_sessions[SESSION_SMTP] = 0;
 	ms_options_default(ms_opts);
 	if (file == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
 		file = DEFAULT_CONFIG;
@@ -144,7 +205,16 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 		if (v > 0)
 			ms_opts->profile_limits.pin_max = (unsigned)v;
 		load_sms_config(kf, &ms_opts->sms);
+		if (load_max_sessions(kf, file, fs->options.max_sessions) < 0)
+			return -1;
+		owner = g_key_file_get_string(kf, "vvmfs", "owner", NULL);
 	}
+	if (cmd->owner != NULL) {
+		g_free(owner);
+		owner = g_strdup(cmd->owner);
+	}
+	if (set_owner(fs, owner) < 0)
+		return -1;
 	if (cmd->max_message_size != NULL) {
 		if (!parse_u64(cmd->max_message_size, 1, G_MAXUINT32, &v)) {
 			fprintf(stderr, "vvmfs: bad max_message_size\n");
@@ -298,12 +368,12 @@ int main(int argc, char *argv[])
 	fuse_opt_add_arg(&args, "-ofsname=vvmfs");
 	fuse_opt_add_arg(&args, "-osubtype=vvmfs");
 	fs.started = g_get_real_time() / G_USEC_PER_SEC;
-	fs.uid = getuid();
-	fs.gid = getgid();
 	/* fuse_daemonize() changes to /: hold on to where the store is. */
 	store_dir = g_canonicalize_filename(cmd.store_dir, NULL);
 	dyn_init(&fs);
+	sessions_init(&fs);
 	ret = serve(&fs, &args, &opts, store_dir, &ms_opts) == 0 ? 0 : 1;
+	sessions_destroy(&fs);
 	dyn_destroy(&fs);
 out:
 	free(opts.mountpoint);
@@ -311,6 +381,7 @@ out:
 	g_free(cmd.config_file);
 	g_free(cmd.max_message_size);
 	g_free(cmd.retention_interval);
+	g_free(cmd.owner);
 	g_free(cmd.store_dir);
 	return ret;
 }

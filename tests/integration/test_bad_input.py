@@ -114,7 +114,7 @@ IMMUTABLE_OPS = {
 @pytest.mark.parametrize("op", sorted(IMMUTABLE_OPS))
 def test_committed_message_is_immutable(store, subscriber, op):
     path = message_path(subscriber / "INBOX", 1)
-    assert os.stat(path).st_mode & 0o7777 == 0o444
+    assert os.stat(path).st_mode & 0o7777 == 0o644
     before = snapshot(store.mnt)
     expect_errno(errno.EPERM, IMMUTABLE_OPS[op], path)
     assert_unchanged(before, store.mnt, op)

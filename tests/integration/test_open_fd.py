@@ -36,7 +36,7 @@ def test_uid_on_fd_after_fsync(subscriber):
     finally:
         os.close(fd)
     assert (inbox / "2.eml").read_bytes() == voice_message(1)
-    assert os.stat(inbox / "2.eml").st_mode & 0o7777 == 0o444
+    assert os.stat(inbox / "2.eml").st_mode & 0o7777 == 0o644
     assert os.stat(inbox / "2.eml").st_size == len(voice_message(1))
 
 

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -169,6 +170,21 @@ def test_recipe_quota(recipe_fs):
     assert result.stdout.split("\n")[:4] == [
         "storage_kb 0 5000", "messages 0 0", "voice_seconds 0 0",
         "greeting_seconds 0 0"], result.stdout
+
+
+def test_recipe_session_slots(recipe_fs):
+    result, _ = recipe_result("ls 31612345678/.sessions")
+    assert result.stdout == "imap\nsmtp\nsessions 1\nlimit 1\n"
+    result, _ = recipe_result("os.O_RDONLY)        # this session")
+    assert result.stdout == "sessions 1\nlimit 1\n"
+
+
+def test_recipe_login_failures(recipe_fs):
+    result, _ = recipe_result("-v + 31612345678")
+    count, when = result.stdout.split("\n")[0].split(" ")
+    assert count == "2" and abs(int(when) - time.time()) < 600
+    assert result.stdout.split("\n")[1:] == ["0 0", ""]
+    assert xattr(recipe_fs.sub(), "user.vvm.login_failures") == "0 0"
 
 
 def test_recipe_state_survives_remount(recipe_fs):

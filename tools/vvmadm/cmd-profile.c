@@ -1,5 +1,7 @@
-/* get and set: the profile files of a subscriber. vvmfs validates every
- * write; a refused value leaves the stored one as it was. */
+/* get and set: the profile files of a subscriber, and login_failures (the
+ * subscriber's user.vvm.login_failures), which an operator resets to let a
+ * locked-out subscriber in again. vvmfs validates every write; a refused
+ * value leaves the stored one as it was. */
 #include "vvmadm.h"
 
 #include <dirent.h>
@@ -8,7 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#define LOGIN_FAILURES "login_failures"
+#define LOGIN_FAILURES_XATTR "user.vvm.login_failures"
 
 static bool key_valid(const char *key, size_t len)
 {
@@ -136,6 +142,31 @@ static int get_all(const char *profile_dir, bool secrets)
 	return status;
 }
 
+/* "<count> <time of the last>", as vvmfs gives it. */
+static int get_login_failures(struct vvmadm *adm, const char *msisdn)
+{
+	g_autofree char *sub_dir = g_build_filename(adm->mount, msisdn, NULL);
+	g_autofree char *value = NULL;
+	int ret = vvmadm_xattr_get(sub_dir, LOGIN_FAILURES_XATTR, &value);
+
+	if (ret < 0) {
+		vvmadm_error(-ret, NULL, "get %s", LOGIN_FAILURES);
+		return VVMADM_FAILED;
+	}
+	printf("%s\n", value);
+	return VVMADM_OK;
+}
+
+/* vvmfs takes 0 (reset) and + (one more); -EINVAL for anything else. */
+static int set_login_failures(const char *sub_dir, const char *value)
+{
+	size_t len = strlen(value);
+
+	return setxattr(sub_dir, LOGIN_FAILURES_XATTR, value, len, 0) < 0
+		       ? -errno
+		       : 0;
+}
+
 int cmd_get(struct vvmadm *adm, int argc, char **argv)
 {
 	gboolean secrets = FALSE;
@@ -152,6 +183,8 @@ int cmd_get(struct vvmadm *adm, int argc, char **argv)
 		return vvmadm_usage(argv[0]);
 	if (!vvmadm_check_msisdn(argv[1]))
 		return VVMADM_USAGE;
+	if (argc == 3 && strcmp(argv[2], LOGIN_FAILURES) == 0)
+		return get_login_failures(adm, argv[1]);
 	profile_dir = g_build_filename(adm->mount, argv[1], "profile", NULL);
 	if (argc == 3)
 		return get_one(profile_dir, argv[2], secrets);
@@ -177,7 +210,10 @@ int cmd_set(struct vvmadm *adm, int argc, char **argv)
 		int ret;
 
 		*eq = '\0';
-		ret = vvmadm_profile_write(sub_dir, argv[i], eq + 1);
+		if (strcmp(argv[i], LOGIN_FAILURES) == 0)
+			ret = set_login_failures(sub_dir, eq + 1);
+		else
+			ret = vvmadm_profile_write(sub_dir, argv[i], eq + 1);
 		if (ret == -EINVAL) {
 			fprintf(stderr, "vvmadm: set %s: invalid value\n",
 				argv[i]);

@@ -453,6 +453,68 @@ int ms_quota_get(struct mailstore *ms, uint32_t sub_id,
 	return 0;
 }
 
+int ms_login_failures_get(struct mailstore *ms, uint32_t sub_id,
+			  struct ms_login_failures *lf_r)
+{
+	g_autoptr(GBytes) value = NULL;
+	struct rec_subscriber rec;
+	struct key k;
+	int ret;
+
+	/* Outside the lock: a count still in flight is shown only once it
+	 * is durable, so that nothing seen can be lost to a crash. */
+	key_subscriber(&k, sub_id);
+	ret = db_get_durable(ms->db, KV_SUBSCRIBERS, k.data, k.len, &value);
+	if (ret < 0)
+		return ret;
+	if (rec_subscriber_decode(value, &rec) < 0)
+		return -EIO;
+	lf_r->count = rec.login_failures;
+	lf_r->last = rec.login_last;
+	return 0;
+}
+
+int ms_login_failures_update(struct mailstore *ms, uint32_t sub_id,
+			     bool reset, int64_t now,
+			     struct ms_login_failures *lf_r)
+{
+	struct rec_subscriber rec;
+	struct kv_batch *batch;
+	GMutex *lock = ms_sub_lock(ms, sub_id);
+	int64_t ticket;
+	int ret;
+
+	/* The subscriber record is the one deposits rewrite for quota usage,
+	 * under the same lock: the count rides along in it, and goes with
+	 * it when the subscriber is removed. */
+	g_mutex_lock(lock);
+	ret = ms_get_subscriber(ms, sub_id, &rec);
+	if (ret < 0) {
+		g_mutex_unlock(lock);
+		return ret;
+	}
+	if (reset) {
+		rec.login_failures = 0;
+		rec.login_last = 0;
+	} else {
+		if (rec.login_failures < G_MAXUINT64)
+			rec.login_failures++;
+		rec.login_last = now;
+	}
+	batch = kv_batch_create();
+	ms_put_subscriber(batch, sub_id, &rec);
+	/* Submitted under the lock, so that the next update reads this one;
+	 * the WAL sync is waited for without it. */
+	ticket = db_submit(ms->db, &batch);
+	g_mutex_unlock(lock);
+	ret = db_wait(ms->db, ticket);
+	if (ret == 0) {
+		lf_r->count = rec.login_failures;
+		lf_r->last = rec.login_last;
+	}
+	return ret;
+}
+
 char *ms_stats(struct mailstore *ms)
 {
 	return db_stats(ms->db);

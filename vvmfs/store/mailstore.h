@@ -51,6 +51,12 @@ struct ms_subscriber {
 	int64_t created;
 };
 
+/* Failed logins, for throttling that holds across shim processes. */
+struct ms_login_failures {
+	uint64_t count;
+	int64_t last; /* Unix time of the last one, 0 if none */
+};
+
 struct ms_usage {
 	uint64_t bytes;
 	uint64_t messages;
@@ -127,6 +133,15 @@ int ms_subscriber_list(struct mailstore *ms, const char *after,
 		       void *ctx);
 int ms_quota_get(struct mailstore *ms, uint32_t sub_id,
 		 struct ms_quota *quota_r);
+/* The failed-login count as durably stored; -ENOENT without subscriber. */
+int ms_login_failures_get(struct mailstore *ms, uint32_t sub_id,
+			  struct ms_login_failures *lf_r);
+/* Counts one more failed login at now, or (reset) clears the count to
+ * 0 0. Durable when it returns 0; touches nothing else (no modseq, no
+ * SMS). -ENOENT without subscriber, -EIO. */
+int ms_login_failures_update(struct mailstore *ms, uint32_t sub_id,
+			     bool reset, int64_t now,
+			     struct ms_login_failures *lf_r);
 
 /* Profile: values are validated here with vvm_profile_validate(). */
 int ms_profile_get(struct mailstore *ms, uint32_t sub_id,

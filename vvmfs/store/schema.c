@@ -4,6 +4,8 @@
 #include <string.h>
 
 #define REC_VERSION 1
+/* rec_subscriber with login failures */
+#define REC_SUBSCRIBER_V2 2
 
 static void key_put(struct key *k, const void *data, size_t len)
 {
@@ -148,12 +150,15 @@ struct rec_writer {
 	GByteArray *buf;
 };
 
-static void w_init(struct rec_writer *w)
+static void w_init_version(struct rec_writer *w, guint8 version)
 {
-	guint8 version = REC_VERSION;
-
 	w->buf = g_byte_array_sized_new(64);
 	g_byte_array_append(w->buf, &version, 1);
+}
+
+static void w_init(struct rec_writer *w)
+{
+	w_init_version(w, REC_VERSION);
 }
 
 static void w_u32(struct rec_writer *w, uint32_t v)
@@ -186,15 +191,26 @@ struct rec_reader {
 	bool bad;
 };
 
-static void r_init(struct rec_reader *r, const void *data, size_t len)
+/* Starts reading a record of version min..max; returns its version (the
+ * reader is bad if it is outside). */
+static unsigned r_init_version(struct rec_reader *r, const void *data,
+			       size_t len, unsigned min, unsigned max)
 {
+	unsigned version = len < 1 ? 0 : ((const uint8_t *)data)[0];
+
 	r->p = data;
 	r->left = len;
-	r->bad = len < 1 || r->p[0] != REC_VERSION;
+	r->bad = version < min || version > max;
 	if (!r->bad) {
 		r->p++;
 		r->left--;
 	}
+	return version;
+}
+
+static void r_init(struct rec_reader *r, const void *data, size_t len)
+{
+	r_init_version(r, data, len, REC_VERSION, REC_VERSION);
 }
 
 static uint64_t r_take(struct rec_reader *r, size_t n)
@@ -242,13 +258,18 @@ static int r_done(struct rec_reader *r)
 GBytes *rec_subscriber_encode(const struct rec_subscriber *rec)
 {
 	struct rec_writer w;
+	bool v2 = rec->login_failures != 0 || rec->login_last != 0;
 
-	w_init(&w);
+	w_init_version(&w, v2 ? REC_SUBSCRIBER_V2 : REC_VERSION);
 	w_u64(&w, (uint64_t)rec->created);
 	w_u64(&w, rec->bytes);
 	w_u64(&w, rec->messages);
 	w_u64(&w, rec->voice_seconds);
 	w_u64(&w, rec->greeting_seconds);
+	if (v2) {
+		w_u64(&w, rec->login_failures);
+		w_u64(&w, (uint64_t)rec->login_last);
+	}
 	w_str(&w, rec->msisdn);
 	return w_finish(&w);
 }
@@ -258,13 +279,20 @@ int rec_subscriber_decode(GBytes *data, struct rec_subscriber *rec_r)
 	struct rec_reader r;
 	gsize len;
 	const void *p = g_bytes_get_data(data, &len);
+	unsigned version;
 
-	r_init(&r, p, len);
+	version = r_init_version(&r, p, len, REC_VERSION, REC_SUBSCRIBER_V2);
 	rec_r->created = (int64_t)r_u64(&r);
 	rec_r->bytes = r_u64(&r);
 	rec_r->messages = r_u64(&r);
 	rec_r->voice_seconds = r_u64(&r);
 	rec_r->greeting_seconds = r_u64(&r);
+	rec_r->login_failures = 0;
+	rec_r->login_last = 0;
+	if (version == REC_SUBSCRIBER_V2) {
+		rec_r->login_failures = r_u64(&r);
+		rec_r->login_last = (int64_t)r_u64(&r);
+	}
 	r_str(&r, rec_r->msisdn, sizeof(rec_r->msisdn));
 	return r_done(&r);
 }

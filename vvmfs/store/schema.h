@@ -51,12 +51,17 @@ void key_outbox(struct key *k, uint64_t seq);
 uint32_t key_get_be32(const uint8_t *p);
 uint64_t key_get_be64(const uint8_t *p);
 
+/* Version 1 records have no login failures (they read as 0 0); version 2
+ * is written only while there are some, so that a store in which no login
+ * ever failed stays readable by a vvmfs that predates them. */
 struct rec_subscriber {
 	int64_t created;
 	uint64_t bytes;
 	uint64_t messages;
 	uint64_t voice_seconds;
 	uint64_t greeting_seconds;
+	uint64_t login_failures;
+	int64_t login_last; /* Unix time of the last failed login */
 	char msisdn[16];
 };
 
