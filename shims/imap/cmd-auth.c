@@ -1,0 +1,265 @@
+/* STARTTLS, LOGIN and AUTHENTICATE. */
+#include <errno.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "imap-commands.h"
+#include "imap-login.h"
+#include "shim-io.h"
+#include "vvm-sasl.h"
+
+void cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
+{
+	size_t pending;
+
+	if (cmd->count != 0) {
+		imap_bad(s, "STARTTLS takes no arguments");
+		return;
+	}
+	if (s->tls == NULL || shim_io_is_tls(s->io)) {
+		imap_bad(s, "STARTTLS is not available");
+		return;
+	}
+	shim_io_data(s->io, &pending);
+	if (pending > 0) {
+		/* Commands pipelined behind STARTTLS were sent in clear
+		 * text; running them after the handshake would let a man in
+		 * the middle inject them (CVE-2011-0411). */
+		imap_bad(s, "STARTTLS must be the last command sent in "
+			    "clear text");
+		return;
+	}
+	imap_send(s, "%s OK Begin TLS negotiation now\r\n", s->tag);
+	if (!imap_flush(s) || shim_io_start_tls(s->io, s->tls) < 0) {
+		syslog(LOG_NOTICE, "TLS handshake failed");
+		s->state = IMAP_STATE_LOGOUT;
+	}
+}
+
+/* Answers a wrong or unusable credential the way the spec words it. */
+static void refuse(struct imap_session *s, int lookup_error, const char *user)
+{
+	switch (lookup_error) {
+	case -ENOENT:
+		imap_no(s, "unknown user");
+		break;
+	case -EACCES:
+		imap_no(s, "[UNAVAILABLE] too many failed logins, "
+			   "try again later");
+		break;
+	case -EPERM:
+		if (user != NULL)
+			imap_login_failed(s, user);
+		imap_no(s, "invalid password");
+		break;
+	default:
+		imap_no(s, "application error");
+	}
+}
+
+static bool same_secret(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < la; i++)
+		diff |= (unsigned char)(a[i] ^ b[i % (lb + 1)]);
+	return diff == 0;
+}
+
+void cmd_login(struct imap_session *s, const struct imap_command *cmd)
+{
+	const char *user, *password;
+	g_autofree char *expected = NULL;
+
+	if (cmd->count != 2 || !imap_arg_get_astring(&cmd->args[0], &user) ||
+	    !imap_arg_get_astring(&cmd->args[1], &password)) {
+		imap_bad(s, "LOGIN needs a user name and a password");
+		return;
+	}
+	if (s->config->login_disabled && !shim_io_is_tls(s->io)) {
+		imap_no(s, "[PRIVACYREQUIRED] LOGIN is disabled before "
+			   "STARTTLS");
+		return;
+	}
+	int ret = imap_login_password(s, user, &expected);
+	if (ret == 0 && !same_secret(password, expected))
+		ret = -EPERM;
+	if (expected != NULL)
+		explicit_bzero(expected, strlen(expected));
+	if (ret < 0) {
+		refuse(s, ret, user);
+		return;
+	}
+	if (imap_login_finish(s, user))
+		imap_ok(s, "LOGIN completed");
+}
+
+/* --- AUTHENTICATE ----------------------------------------------------- */
+
+struct auth_lookup {
+	const struct imap_session *session;
+	int error;                 /* the last lookup's, for the refusal */
+	char *user;                /* who it was for */
+};
+
+static int sasl_lookup(void *context, const char *user, const char *realm,
+		       char **password_r)
+{
+	struct auth_lookup *lookup = context;
+
+	g_free(lookup->user);
+	lookup->user = g_strdup(user);
+	lookup->error = imap_login_password(lookup->session, user, password_r);
+	return lookup->error == -EACCES ? -EIO : lookup->error;
+}
+
+static struct vvm_sasl *sasl_for(struct imap_session *s,
+				 struct auth_lookup *lookup)
+{
+	g_auto(GStrv) mechs = imap_auth_mechanisms(s);
+	g_autofree char *list = g_strjoinv(" ", mechs);
+
+	int error;
+
+	return vvm_sasl_create(s->config->hostname, list,
+			       shim_io_is_tls(s->io) ? 256 : 0, sasl_lookup,
+			       lookup, &error);
+}
+
+/* Sends a challenge and reads the client's base64 answer; returns it
+ * decoded, or NULL after setting the reply. */
+static guchar *challenge(struct imap_session *s, const void *out,
+			 size_t out_len, gsize *in_len_r)
+{
+	g_autofree char *b64 = out_len > 0 ? g_base64_encode(out, out_len) :
+					     g_strdup("");
+	const char *line;
+
+	imap_send(s, "+ %s\r\n", b64);
+	if (!imap_flush(s)) {
+		s->state = IMAP_STATE_LOGOUT;
+		return NULL;
+	}
+	int ret = imap_read_line(s, -1, &line);
+	if (ret == -EPIPE || ret == -ETIMEDOUT) {
+		s->state = IMAP_STATE_LOGOUT;
+		imap_bad(s, "AUTHENTICATE interrupted");
+		return NULL;
+	}
+	if (ret < 0) {
+		imap_bad(s, "AUTHENTICATE response line is invalid");
+		return NULL;
+	}
+	if (strcmp(line, "*") == 0) {
+		imap_bad(s, "AUTHENTICATE cancelled");
+		return NULL;
+	}
+	return g_base64_decode(line, in_len_r);
+}
+
+static bool valid_base64(const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len % 4 != 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (!g_ascii_isalnum(c) && c != '+' && c != '/' &&
+		    !(c == '=' && i >= len - 2))
+			return false;
+	}
+	return true;
+}
+
+static void authenticate(struct imap_session *s, struct vvm_sasl *sasl,
+			 struct auth_lookup *lookup, const char *mech,
+			 const char *initial)
+{
+	const void *out;
+	size_t out_len;
+	gsize in_len = 0;
+	g_autofree guchar *in = NULL;
+	enum vvm_sasl_result res;
+
+	if (initial != NULL) {
+		/* SASL-IR: "=" is an empty initial response. */
+		if (strcmp(initial, "=") != 0)
+			in = g_base64_decode(initial, &in_len);
+		res = vvm_sasl_start(sasl, mech, in != NULL ? (void *)in : "",
+				     in_len, &out, &out_len);
+	} else
+		res = vvm_sasl_start(sasl, mech, NULL, 0, &out, &out_len);
+	while (res == VVM_SASL_CONTINUE) {
+		g_free(in);
+		in = challenge(s, out, out_len, &in_len);
+		if (in == NULL)
+			return;
+		res = vvm_sasl_step(sasl, in, in_len, &out, &out_len);
+	}
+	if (res == VVM_SASL_OK && out != NULL) {
+		/* DIGEST-MD5's rspauth: Android's client waits for it as a
+		 * continuation and answers with an empty line. */
+		g_free(in);
+		in = challenge(s, out, out_len, &in_len);
+		if (in == NULL)
+			return;
+		if (vvm_sasl_finish(sasl, in, in_len) < 0) {
+			imap_bad(s, "AUTHENTICATE expected an empty response");
+			return;
+		}
+	}
+	if (res == VVM_SASL_OK) {
+		if (imap_login_finish(s, vvm_sasl_user(sasl)))
+			imap_ok(s, "AUTHENTICATE completed");
+		return;
+	}
+	switch (vvm_sasl_failure(sasl)) {
+	case VVM_SASL_UNKNOWN_USER:
+		refuse(s, -ENOENT, NULL);
+		break;
+	case VVM_SASL_BAD_PASSWORD:
+		refuse(s, -EPERM, lookup->user);
+		break;
+	case VVM_SASL_BAD_PROTOCOL:
+		imap_bad(s, "AUTHENTICATE exchange is invalid");
+		break;
+	case VVM_SASL_SYSTEM:
+		refuse(s, lookup->error == -EACCES ? -EACCES : -EIO, NULL);
+		break;
+	case VVM_SASL_NOT_AUTHORIZED:
+		imap_no(s, "[AUTHORIZATIONFAILED] acting as another user is "
+			   "not allowed");
+		break;
+	}
+}
+
+void cmd_authenticate(struct imap_session *s, const struct imap_command *cmd)
+{
+	const char *mech, *initial = NULL;
+	struct auth_lookup lookup = { .session = s };
+
+	if (cmd->count < 1 || cmd->count > 2 ||
+	    !imap_arg_get_atom(&cmd->args[0], &mech) ||
+	    (cmd->count == 2 && !imap_arg_get_atom(&cmd->args[1], &initial))) {
+		imap_bad(s, "AUTHENTICATE needs a mechanism name");
+		return;
+	}
+	if (initial != NULL && strcmp(initial, "=") != 0 &&
+	    !valid_base64(initial)) {
+		imap_bad(s, "AUTHENTICATE initial response is not base64");
+		return;
+	}
+	struct vvm_sasl *sasl = sasl_for(s, &lookup);
+	if (sasl == NULL) {
+		imap_no(s, "application error");
+		return;
+	}
+	if (!vvm_sasl_offers(sasl, mech))
+		imap_no(s, "[CANNOT] mechanism %s is not available now", mech);
+	else
+		authenticate(s, sasl, &lookup, mech, initial);
+	vvm_sasl_destroy(&sasl);
+	g_free(lookup.user);
+}

@@ -1,0 +1,123 @@
+/* SELECT, EXAMINE, CLOSE and UNSELECT. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "imap-commands.h"
+#include "imap-mailbox.h"
+#include "vvm-flags.h"
+
+/* The flags a client may set here (spec "Supported IMAP4 Flags"). */
+static const char *permanent_flags(const struct imap_mailbox *box)
+{
+	return box->greetings ? "\\Seen \\Deleted $CNS-Greeting-On" :
+				"\\Seen \\Deleted";
+}
+
+static void send_selected(struct imap_session *s)
+{
+	struct imap_mailbox *box = s->box;
+	uint32_t first_unseen = 0;
+
+	for (uint32_t seq = 1; seq <= imap_mailbox_count(box); seq++) {
+		if (!(imap_mailbox_msg(box, seq)->flags & VVM_FLAG_SEEN)) {
+			first_unseen = seq;
+			break;
+		}
+	}
+	imap_send(s, "* FLAGS (%s)\r\n", permanent_flags(box));
+	imap_send(s, "* OK [PERMANENTFLAGS (%s)] Flags permitted\r\n",
+		  box->readonly ? "" : permanent_flags(box));
+	/* Android's client needs EXISTS in every SELECT. */
+	imap_send(s, "* %u EXISTS\r\n", imap_mailbox_count(box));
+	imap_send(s, "* 0 RECENT\r\n");
+	if (first_unseen != 0)
+		imap_send(s, "* OK [UNSEEN %u] First unseen\r\n", first_unseen);
+	imap_send(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", box->uidvalidity);
+	imap_send(s, "* OK [UIDNEXT %u] Predicted next UID\r\n", box->uidnext);
+}
+
+static void select_mailbox(struct imap_session *s,
+			   const struct imap_command *cmd, bool readonly)
+{
+	const char *name;
+	struct imap_mailbox *box;
+
+	if (cmd->count != 1 || !imap_arg_get_astring(&cmd->args[0], &name)) {
+		imap_bad(s, "%s needs a mailbox name", cmd->name);
+		return;
+	}
+	/* Selecting, even a mailbox that fails, leaves the current one
+	 * without expunging it (RFC 3501 6.3.1). */
+	if (s->box != NULL) {
+		imap_mailbox_close(&s->box);
+		s->state = IMAP_STATE_AUTH;
+		imap_send(s, "* OK [CLOSED] Previous mailbox closed\r\n");
+	}
+	int ret = imap_mailbox_open(s, name, readonly, &box);
+	if (ret == -ENOENT) {
+		imap_no(s, "[NONEXISTENT] Mailbox does not exist");
+		return;
+	}
+	if (ret < 0) {
+		imap_no(s, "[SERVERBUG] application error");
+		return;
+	}
+	s->box = box;
+	s->state = IMAP_STATE_SELECTED;
+	send_selected(s);
+	imap_ok(s, "[%s] %s completed", readonly ? "READ-ONLY" : "READ-WRITE",
+		readonly ? "EXAMINE" : "SELECT");
+}
+
+void cmd_select(struct imap_session *s, const struct imap_command *cmd)
+{
+	select_mailbox(s, cmd, false);
+}
+
+void cmd_examine(struct imap_session *s, const struct imap_command *cmd)
+{
+	select_mailbox(s, cmd, true);
+}
+
+/* Removes every message with \Deleted from the store. Returns 0 or the
+ * first error. */
+int imap_expunge_deleted(struct imap_session *s, const GArray *only_seqs)
+{
+	struct imap_mailbox *box = s->box;
+	int ret = 0;
+
+	for (uint32_t seq = 1; seq <= imap_mailbox_count(box); seq++) {
+		struct imap_msg *msg = imap_mailbox_msg(box, seq);
+		if (!(msg->flags & VVM_FLAG_DELETED) || msg->expunged)
+			continue;
+		if (only_seqs != NULL) {
+			bool listed = false;
+			for (guint i = 0; i < only_seqs->len && !listed; i++)
+				listed = g_array_index(only_seqs, uint32_t, i) == seq;
+			if (!listed)
+				continue;
+		}
+		g_autofree char *path = imap_mailbox_msg_path(box, msg->uid);
+		if (unlink(path) == 0 || errno == ENOENT)
+			msg->expunged = true;
+		else if (ret == 0)
+			ret = -errno;
+	}
+	return ret;
+}
+
+void cmd_close(struct imap_session *s, const struct imap_command *cmd)
+{
+	if (!s->box->readonly)
+		imap_expunge_deleted(s, NULL);
+	imap_mailbox_close(&s->box);
+	s->state = IMAP_STATE_AUTH;
+	imap_ok(s, "CLOSE completed");
+}
+
+void cmd_unselect(struct imap_session *s, const struct imap_command *cmd)
+{
+	imap_mailbox_close(&s->box);
+	s->state = IMAP_STATE_AUTH;
+	imap_ok(s, "UNSELECT completed");
+}

@@ -1,0 +1,32 @@
+/* Who may log in, and what logging in does: the subscriber lookup, the
+ * password, the spec's refusals by provisioning status, failed-login
+ * throttling kept in vvmfs, the session slot and the privilege drop. */
+#ifndef VVM_IMAP_LOGIN_H
+#define VVM_IMAP_LOGIN_H
+
+#include <stdbool.h>
+
+#include "imap-session.h"
+
+/* The subscriber directory of login name user: the MSISDN, or the digits
+ * before an "@", whose profile imap_user is user. Returns 0 and a new
+ * path, -ENOENT for an unknown user, or -errno. */
+int imap_login_find(const struct imap_session *s, const char *user,
+		    char **dir_r);
+/* The password user must give (the profile key the config names).
+ * Returns 0, -ENOENT for an unknown user, -EACCES while failed logins
+ * lock the subscriber out, or -errno. */
+int imap_login_password(const struct imap_session *s, const char *user,
+			char **password_r);
+/* Counts a wrong password against user and waits the configured delay. */
+void imap_login_failed(const struct imap_session *s, const char *user);
+/* Completes a login whose password was right: refuses by status with
+ * the spec's text, takes the session slot, drops privileges and enters
+ * the authenticated state. On refusal sets the NO reply and returns
+ * false. */
+bool imap_login_finish(struct imap_session *s, const char *user);
+
+/* The SASL mechanisms offered now, as a NULL-terminated vector. */
+char **imap_auth_mechanisms(const struct imap_session *s);
+
+#endif

@@ -1,0 +1,160 @@
+#include "imap-msgfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imap-mailbox.h"
+#include "imap-mount.h"
+
+void msgfile_init(struct msgfile *mf, const struct imap_mailbox *box,
+		  uint32_t uid)
+{
+	mf->path = imap_mailbox_msg_path(box, uid);
+	mf->fd = -1;
+	mf->size = -1;
+	mf->sections = NULL;
+}
+
+void msgfile_clear(struct msgfile *mf)
+{
+	if (mf->fd >= 0)
+		close(mf->fd);
+	g_free(mf->path);
+	g_free(mf->sections);
+	memset(mf, 0, sizeof(*mf));
+	mf->fd = -1;
+}
+
+static int msgfile_open(struct msgfile *mf)
+{
+	if (mf->fd >= 0)
+		return 0;
+	mf->fd = open(mf->path, O_RDONLY | O_CLOEXEC);
+	return mf->fd < 0 ? -errno : 0;
+}
+
+int msgfile_size(struct msgfile *mf, uint64_t *size_r)
+{
+	struct stat st;
+	int ret = msgfile_open(mf);
+
+	if (ret < 0)
+		return ret;
+	if (mf->size < 0) {
+		if (fstat(mf->fd, &st) < 0)
+			return -errno;
+		mf->size = st.st_size;
+	}
+	*size_r = (uint64_t)mf->size;
+	return 0;
+}
+
+int msgfile_xattr(struct msgfile *mf, const char *name, char **value_r)
+{
+	int ret = msgfile_open(mf);
+
+	return ret < 0 ? ret : mount_getxattr(NULL, mf->fd, name, value_r);
+}
+
+int msgfile_read(struct msgfile *mf, uint64_t offset, uint64_t len,
+		 char **data_r)
+{
+	int ret = msgfile_open(mf);
+
+	if (ret < 0)
+		return ret;
+	char *buf = g_try_malloc(len + 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	uint64_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(mf->fd, buf + done, len - done,
+				  (off_t)(offset + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+			g_free(buf);
+			return -err;
+		}
+		done += (uint64_t)n;
+	}
+	buf[len] = '\0';
+	*data_r = buf;
+	return 0;
+}
+
+int msgfile_section(struct msgfile *mf, const char *part, bool header,
+		    struct msg_range *range_r)
+{
+	const char *want = *part == '\0' ? "." : part;
+	size_t want_len = strlen(want);
+
+	if (mf->sections == NULL) {
+		int ret = msgfile_xattr(mf, "user.imap.sections",
+					&mf->sections);
+		if (ret < 0)
+			return ret;
+	}
+	for (const char *line = mf->sections; *line != '\0';) {
+		const char *end = strchrnul(line, '\n');
+		if (strncmp(line, want, want_len) == 0 &&
+		    line[want_len] == ' ') {
+			unsigned long long v[4];
+			if (sscanf(line + want_len, " %llu %llu %llu %llu",
+				   &v[0], &v[1], &v[2], &v[3]) != 4)
+				return -EIO;
+			range_r->offset = header ? v[0] : v[2];
+			range_r->length = header ? v[1] : v[3];
+			return 0;
+		}
+		line = *end == '\n' ? end + 1 : end;
+	}
+	return -ENOENT;
+}
+
+static bool field_listed(const char *name, size_t len, char **fields)
+{
+	for (char **f = fields; *f != NULL; f++) {
+		if (strlen(*f) == len && g_ascii_strncasecmp(*f, name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+GString *header_filter(const char *header, size_t len, char **fields,
+		       bool exclude)
+{
+	GString *out = g_string_sized_new(256);
+	const char *p = header, *end = header + len;
+
+	while (p < end) {
+		const char *line_end = memchr(p, '\n', (size_t)(end - p));
+		const char *field_end = line_end != NULL ? line_end + 1 : end;
+		if (field_end - p <= 2 && (*p == '\r' || *p == '\n'))
+			break;  /* the blank line ending the header */
+		/* A field runs on over continuation lines. */
+		while (field_end < end && (*field_end == ' ' || *field_end == '\t')) {
+			const char *next = memchr(field_end, '\n',
+						  (size_t)(end - field_end));
+			field_end = next != NULL ? next + 1 : end;
+		}
+		const char *colon = memchr(p, ':', (size_t)(field_end - p));
+		if (colon != NULL) {
+			size_t name_len = (size_t)(colon - p);
+			while (name_len > 0 && (p[name_len - 1] == ' ' ||
+						p[name_len - 1] == '\t'))
+				name_len--;
+			if (field_listed(p, name_len, fields) != exclude)
+				g_string_append_len(out, p, field_end - p);
+		}
+		p = field_end;
+	}
+	g_string_append(out, "\r\n");
+	return out;
+}

@@ -1,0 +1,49 @@
+/* One committed message opened on the mount for FETCH and SEARCH: its
+ * bytes, size and the index vvmfs stored at commit, read lazily so a
+ * FETCH of FLAGS alone touches nothing. */
+#ifndef VVM_IMAP_MSGFILE_H
+#define VVM_IMAP_MSGFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+struct imap_mailbox;
+
+struct msg_range {
+	uint64_t offset;
+	uint64_t length;
+};
+
+struct msgfile {
+	char *path;
+	int fd;                 /* -1 until first needed */
+	int64_t size;           /* -1 until stat'ed */
+	char *sections;         /* user.imap.sections, lazily */
+};
+
+void msgfile_init(struct msgfile *mf, const struct imap_mailbox *box,
+		  uint32_t uid);
+void msgfile_clear(struct msgfile *mf);
+
+/* RFC822.SIZE. Returns 0 or -errno (-ENOENT: expunged meanwhile). */
+int msgfile_size(struct msgfile *mf, uint64_t *size_r);
+/* A stored attribute (user.imap.envelope ...) as a new string. */
+int msgfile_xattr(struct msgfile *mf, const char *name, char **value_r);
+/* Reads len bytes at offset into a new buffer (NUL-terminated). */
+int msgfile_read(struct msgfile *mf, uint64_t offset, uint64_t len,
+		 char **data_r);
+
+/* The header or body range of a section named as in user.imap.sections
+ * ("" is the top level, "2." the message inside part 2, "1.2" a part).
+ * Returns 0, -ENOENT when there is no such section, or -errno. */
+int msgfile_section(struct msgfile *mf, const char *part, bool header,
+		    struct msg_range *range_r);
+
+/* Keeps (or, with exclude, drops) the header fields named in fields
+ * (case-insensitive) from a header block; the blank line that ends the
+ * block stays. Returns a new string. */
+GString *header_filter(const char *header, size_t len, char **fields,
+		       bool exclude);
+
+#endif

@@ -1,0 +1,109 @@
+/* vvm-imapd: the VVM IMAP interface for one connection, started the
+ * inetd way (xinetd, inetd, systemd Accept=yes, systemd-socket-activate
+ * --inetd) with the socket on stdin and stdout. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <glib.h>
+
+#include "imap-config.h"
+#include "imap-session.h"
+#include "shim-io.h"
+#include "vvm-sasl.h"
+
+struct options {
+	char *config_file;
+	gboolean implicit_tls;
+	gboolean version;
+};
+
+static int parse_options(int argc, char **argv, struct options *opts)
+{
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opts->config_file,
+		  "vvm config file (default /etc/vvm/vvm.conf)", "FILE" },
+		{ "tls", 0, 0, G_OPTION_ARG_NONE, &opts->implicit_tls,
+		  "TLS from the first byte (port 993 style)", NULL },
+		{ "version", 0, 0, G_OPTION_ARG_NONE, &opts->version,
+		  "print the version and exit", NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx =
+		g_option_context_new("- VVM IMAP shim (socket on stdin/stdout)");
+	g_autoptr(GError) error = NULL;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "vvm-imapd: %s\n", error->message);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct shim_tls *load_tls(const struct imap_config *config)
+{
+	struct shim_tls *tls = NULL;
+	g_autofree char *error = NULL;
+
+	if (config->tls == IMAP_TLS_NONE)
+		return NULL;
+	if (shim_tls_create(config->tls_cert, config->tls_key, &tls,
+			    &error) < 0) {
+		syslog(LOG_ERR, "TLS: %s", error);
+		return NULL;
+	}
+	return tls;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opts = { 0 };
+	struct imap_config config;
+	g_autofree char *error = NULL;
+	int status = 1;
+
+	if (parse_options(argc, argv, &opts) < 0)
+		return 2;
+	if (opts.version) {
+		printf("vvm-imapd %s\n", VVM_VERSION);
+		return 0;
+	}
+	openlog("vvm-imapd", LOG_PID, LOG_MAIL);
+	/* A client that disappears must not kill us mid-commit. */
+	signal(SIGPIPE, SIG_IGN);
+	if (imap_config_load(opts.config_file, &config, &error) < 0) {
+		syslog(LOG_ERR, "%s", error);
+		fprintf(stderr, "vvm-imapd: %s\n", error);
+		printf("* BYE application error\r\n");
+		goto out;
+	}
+	if (vvm_sasl_global_init("imap") < 0) {
+		syslog(LOG_ERR, "cannot initialise SASL");
+		printf("* BYE application error\r\n");
+		goto out_config;
+	}
+	struct shim_tls *tls = load_tls(&config);
+	if (config.tls != IMAP_TLS_NONE && tls == NULL) {
+		printf("* BYE application error\r\n");
+		goto out_config;
+	}
+	struct shim_io *io = shim_io_create(0, 1);
+	if ((opts.implicit_tls || config.tls == IMAP_TLS_IMPLICIT) &&
+	    (tls == NULL || shim_io_start_tls(io, tls) < 0)) {
+		syslog(LOG_NOTICE, "TLS handshake failed");
+	} else {
+		status = imap_session_run(&config, io, tls);
+	}
+	shim_io_destroy(&io);
+	shim_tls_destroy(&tls);
+	vvm_sasl_global_done();
+out_config:
+	imap_config_clear(&config);
+out:
+	g_free(opts.config_file);
+	closelog();
+	return status;
+}
