@@ -11,7 +11,8 @@ void imap_parser_limits_preauth(struct imap_parser_limits *limits_r)
 {
 	limits_r->max_line_length = 8192;
 	limits_r->max_literal_size = 8192;
-	limits_r->max_nonsync_literal_size = 4096;
+	/* LITERAL+ is advertised: any {n+} within the literal limit. */
+	limits_r->max_nonsync_literal_size = 8192;
 	limits_r->max_args = 128;
 	limits_r->max_depth = 4;
 }
@@ -20,7 +21,7 @@ void imap_parser_limits_auth(struct imap_parser_limits *limits_r)
 {
 	limits_r->max_line_length = 65536;
 	limits_r->max_literal_size = 32u << 20;
-	limits_r->max_nonsync_literal_size = 4096;
+	limits_r->max_nonsync_literal_size = 32u << 20;
 	limits_r->max_args = 4096;
 	limits_r->max_depth = 32;
 }
