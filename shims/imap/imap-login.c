@@ -159,6 +159,10 @@ static int drop_privileges(struct imap_session *s, const char *dir)
 		return -errno;
 	if (setuid(0) == 0)
 		return -EPERM;
+	/* vvmfs must report run_as as the owner (its owner= option), or
+	 * nothing here could be written: better to refuse the login. */
+	if (access("/", W_OK) < 0)
+		return -EACCES;
 	g_free(s->root);
 	s->root = g_strdup("");
 	return 0;
@@ -198,7 +202,9 @@ bool imap_login_finish(struct imap_session *s, const char *user)
 	s->msisdn = g_path_get_basename(dir);
 	ret = drop_privileges(s, dir);
 	if (ret < 0) {
-		syslog(LOG_ERR, "cannot drop privileges: %s", g_strerror(-ret));
+		syslog(LOG_ERR, "cannot drop privileges: %s%s", g_strerror(-ret),
+		       ret == -EACCES ? " (is vvmfs mounted with owner= "
+					"the [imap] user?)" : "");
 		imap_no(s, "application error");
 		s->state = IMAP_STATE_LOGOUT;
 		return false;

@@ -1,0 +1,158 @@
+"""vvm-imapd launched the ways the admin guide documents: under the real
+xinetd, under systemd-socket-activate --inetd (as tools/vvm up does), and
+as root dropping into the subscriber's directory as an unprivileged user."""
+import imaplib
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import MSISDN, deposit, voice_message
+from imapd import IMAPD, PASSWORD, make_imapd  # noqa: F401
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the launcher exited %d" % proc.returncode
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("nothing listens on %d" % port)
+
+
+def vvm_session(port, server):
+    """What a phone does in one sync, through imaplib."""
+    im = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    im.login(MSISDN, PASSWORD)
+    assert im.select("INBOX") == ("OK", [b"2"])
+    typ, data = im.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[2])")
+    assert typ == "OK" and len([d for d in data if isinstance(d, tuple)]) == 2
+    assert im.uid("STORE", "2", "+FLAGS", "(\\Seen)")[0] == "OK"
+    im.logout()
+    assert os.getxattr(server.inbox / "2.eml", "user.imap.flags") == b"\\Seen"
+
+
+def test_under_xinetd(make_imapd):
+    server = make_imapd()
+    for i in range(2):
+        deposit(server.inbox, voice_message(i))
+    port = free_port()
+    asan_log = server.root / "asan"
+    conf = server.root / "xinetd.conf"
+    # xinetd gives servers a clean environment, and their stderr is the
+    # socket: sanitizer reports go to files instead.
+    env = " ".join("%s=%s:log_path=%s" % (k, os.environ.get(k, ""), asan_log)
+                   for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"))
+    conf.write_text("""defaults
+{
+}
+service vvm-imap
+{
+	type        = UNLISTED
+	port        = %d
+	bind        = 127.0.0.1
+	socket_type = stream
+	protocol    = tcp
+	wait        = no
+	user        = root
+	server      = %s
+	server_args = -c %s
+	env         = %s
+	instances   = 50
+	per_source  = UNLIMITED
+	cps         = 1000 1
+	log_type    = FILE %s
+}
+""" % (port, IMAPD, server.config, env, server.root / "xinetd.log"))
+    proc = subprocess.Popen(["xinetd", "-dontfork", "-f", str(conf),
+                             "-pidfile", str(server.root / "xinetd.pid")],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, proc)
+        vvm_session(port, server)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    reports = [p.name for p in server.root.iterdir()
+               if p.name.startswith("asan.")]
+    assert not reports, [(server.root / r).read_text() for r in reports]
+
+
+def test_under_systemd_socket_activate(make_imapd):
+    server = make_imapd()
+    for i in range(2):
+        deposit(server.inbox, voice_message(i))
+    port = free_port()
+    proc = subprocess.Popen(["systemd-socket-activate", "--inetd", "-a",
+                             "-l", "127.0.0.1:%d" % port, str(IMAPD), "-c",
+                             str(server.config)],
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(server.root / "ssa.log", "wb"))
+    try:
+        wait_listening(port, proc)
+        vvm_session(port, server)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    log = (server.root / "ssa.log").read_text(errors="replace")
+    assert "Sanitizer" not in log and "runtime error" not in log, log
+
+
+def shim_pid(server):
+    pids = [p.pid for p in server.inetd.procs if p.poll() is None]
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def test_root_drops_into_the_subscriber(make_imapd):
+    nobody = pwd.getpwnam("nobody")
+    server = make_imapd(imap={"user": "nobody"}, vvmfs={"owner": "nobody"})
+    deposit(server.inbox, voice_message(1))
+    im = server.connect()
+    status = open("/proc/%d/status" % shim_pid(server)).read()
+    uids = [line.split()[1:] for line in status.splitlines()
+            if line.startswith(("Uid:", "Gid:", "Groups:"))]
+    assert uids[0] == [str(nobody.pw_uid)] * 4, uids
+    assert uids[1] == [str(nobody.pw_gid)] * 4, uids
+    assert uids[2] == [], "supplementary groups must be dropped"
+    assert os.readlink("/proc/%d/root" % shim_pid(server)) == str(server.sub)
+    # Confined and unprivileged, it still does its whole job.
+    assert im.select("INBOX")[0] == "OK"
+    assert im.fetch("1", "(BODY[])")[0] == "OK"
+    assert os.getxattr(server.inbox / "1.eml", "user.imap.flags") == b"\\Seen"
+    assert im.list()[1] == [b'(\\HasNoChildren) "/" "Greetings"',
+                            b'(\\HasNoChildren) "/" "INBOX"']
+    typ, data = im.xatom("XCHANGE_TUI_PWD", "PWD=8642", "OLD_PWD=4826")
+    assert typ == "OK", data
+    assert (server.sub / "profile" / "tui_password").read_text() == "8642\n"
+    im.store("1", "+FLAGS", "(\\Deleted)")
+    assert im.expunge()[0] == "OK"
+    assert os.listdir(server.inbox) == []
+    im.logout()
+
+
+def test_drop_refused_without_an_owned_mount(make_imapd):
+    """Without vvmfs's owner= the dropped shim could not write its
+    subscriber's data; it must say so at login rather than later."""
+    server = make_imapd(imap={"user": "nobody"})
+    im = imaplib.IMAP4("127.0.0.1", server.port, timeout=30)
+    try:
+        im.login(MSISDN, PASSWORD)
+        refused = False
+    except imaplib.IMAP4.error as e:
+        refused = "application error" in str(e)
+    finally:
+        im.shutdown()
+    assert refused
