@@ -10,7 +10,10 @@ import subprocess
 import time
 
 from conftest import MSISDN, deposit, voice_message
+from conftest import TOP, VVMFS
 from imapd import IMAPD, PASSWORD, make_imapd  # noqa: F401
+
+DOCS = TOP / "docs" / "examples"
 
 
 def free_port():
@@ -54,27 +57,16 @@ def test_under_xinetd(make_imapd):
     # socket: sanitizer reports go to files instead.
     env = " ".join("%s=%s:log_path=%s" % (k, os.environ.get(k, ""), asan_log)
                    for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"))
-    conf.write_text("""defaults
-{
-}
-service vvm-imap
-{
-	type        = UNLISTED
-	port        = %d
-	bind        = 127.0.0.1
-	socket_type = stream
-	protocol    = tcp
-	wait        = no
-	user        = root
-	server      = %s
-	server_args = -c %s
-	env         = %s
-	instances   = 50
-	per_source  = UNLIMITED
-	cps         = 1000 1
-	log_type    = FILE %s
-}
-""" % (port, IMAPD, server.config, env, server.root / "xinetd.log"))
+    # The admin guide's file, pointed at this build and this test's port.
+    service = (DOCS / "xinetd-vvm-imap").read_text()
+    service = service.replace("port        = 143", "port = %d" % port)
+    service = service.replace("/usr/bin/vvm-imapd", str(IMAPD))
+    service = service.replace("/etc/vvm/vvm.conf", str(server.config))
+    service = service.replace("per_source  = 20", "per_source = 20\n"
+                              "\tenv = %s\n\tlog_type = FILE %s" % (
+                                  env, server.root / "xinetd.log"))
+    assert str(IMAPD) in service and "port = %d" % port in service
+    conf.write_text("defaults\n{\n}\n" + service)
     proc = subprocess.Popen(["xinetd", "-dontfork", "-f", str(conf),
                              "-pidfile", str(server.root / "xinetd.pid")],
                             stdout=subprocess.DEVNULL,
@@ -156,3 +148,19 @@ def test_drop_refused_without_an_owned_mount(make_imapd):
     finally:
         im.shutdown()
     assert refused
+
+
+def test_systemd_units_verify(tmp_path):
+    """The admin guide's units load and name what exists."""
+    admin = (TOP / "docs" / "admin.md").read_text()
+    vvmfs_unit = admin[admin.index("[Unit]\nDescription=vvmfs"):]
+    vvmfs_unit = vvmfs_unit[:vvmfs_unit.index("```")]
+    (tmp_path / "vvmfs.service").write_text(
+        vvmfs_unit.replace("/usr/bin/vvmfs", str(VVMFS)))
+    for name in ("vvm-imap.socket", "vvm-imap@.service"):
+        (tmp_path / name).write_text((DOCS / name).read_text().replace(
+            "/usr/bin/vvm-imapd", str(IMAPD)))
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                             "./vvm-imap.socket", "./vvm-imap@.service"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
