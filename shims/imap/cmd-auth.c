@@ -16,7 +16,7 @@ void cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, "STARTTLS takes no arguments");
 		return;
 	}
-	if (s->tls == NULL || shim_io_is_tls(s->io)) {
+	if (s->config->tls == IMAP_TLS_NONE || shim_io_is_tls(s->io)) {
 		imap_bad(s, "STARTTLS is not available");
 		return;
 	}
@@ -28,6 +28,15 @@ void cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, "STARTTLS must be the last command sent in "
 			    "clear text");
 		return;
+	}
+	if (s->tls == NULL) {
+		g_autofree char *error = NULL;
+		if (shim_tls_create(s->config->tls_cert, s->config->tls_key,
+				    &s->tls, &error) < 0) {
+			syslog(LOG_ERR, "TLS: %s", error);
+			imap_no(s, "application error");
+			return;
+		}
 	}
 	imap_send(s, "%s OK Begin TLS negotiation now\r\n", s->tag);
 	if (!imap_flush(s) || shim_io_start_tls(s->io, s->tls) < 0) {
@@ -249,6 +258,11 @@ void cmd_authenticate(struct imap_session *s, const struct imap_command *cmd)
 	if (initial != NULL && strcmp(initial, "=") != 0 &&
 	    !valid_base64(initial)) {
 		imap_bad(s, "AUTHENTICATE initial response is not base64");
+		return;
+	}
+	/* libsasl2 loads its plugins here, not for sessions that LOGIN. */
+	if (vvm_sasl_global_init("imap") < 0) {
+		imap_no(s, "application error");
 		return;
 	}
 	struct vvm_sasl *sasl = sasl_for(s, &lookup);

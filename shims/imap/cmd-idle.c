@@ -5,20 +5,7 @@
 
 #include "imap-commands.h"
 #include "imap-mailbox.h"
-#include "imap-mount.h"
 #include "shim-io.h"
-
-static bool changed(struct imap_session *s)
-{
-	uint64_t modseq;
-
-	if (s->box == NULL)
-		return false;
-	if (mount_getxattr_u64(s->box->dir, -1, "user.imap.highestmodseq",
-			       &modseq) < 0)
-		return true;   /* gone: let the sync find out */
-	return modseq != s->box->highestmodseq;
-}
 
 void cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 {
@@ -32,8 +19,7 @@ void cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 	}
 	imap_send(s, "+ idling\r\n");
 	for (;;) {
-		if (s->box != NULL && changed(s) &&
-		    imap_mailbox_sync(s, true) < 0) {
+		if (s->box != NULL && imap_mailbox_sync(s, true) < 0) {
 			imap_no(s, "application error");
 			return;
 		}

@@ -116,6 +116,12 @@ static int validate(struct imap_config *c, GKeyFile *kf, char **error_r)
 		*error_r = g_strdup("[imap] tls needs tls_cert and tls_key");
 		return -EINVAL;
 	}
+	if (c->tls != IMAP_TLS_NONE && (access(c->tls_cert, R_OK) < 0 ||
+					access(c->tls_key, R_OK) < 0)) {
+		*error_r = g_strdup_printf("[imap] cannot read %s or %s",
+					   c->tls_cert, c->tls_key);
+		return -EACCES;
+	}
 	if (strcmp(c->password_key, "imap_password") != 0 &&
 	    strcmp(c->password_key, "tui_password") != 0) {
 		*error_r = g_strdup("[imap] password: imap_password or "

@@ -305,6 +305,15 @@ int imap_mailbox_sync(struct imap_session *s, bool allow_expunge)
 {
 	struct imap_mailbox *box = s->box;
 	struct changes c;
+	uint64_t modseq;
+
+	/* One getxattr tells whether there is anything to read at all. */
+	if (mount_getxattr_u64(box->dir, -1, "user.imap.highestmodseq",
+			       &modseq) == 0 && modseq == box->highestmodseq) {
+		if (allow_expunge)
+			imap_mailbox_flush_expunges(s, false);
+		return 0;
+	}
 	int ret = read_changes(box, box->highestmodseq, &c);
 
 	if (ret == -ENOENT || ret == -ENOTDIR) {

@@ -268,6 +268,9 @@ int imap_session_run(const struct imap_config *config, struct shim_io *io,
 			break;
 	}
 	imap_flush(&s);
+	/* Implicit TLS's context belongs to the caller; STARTTLS's to us. */
+	if (s.tls != tls)
+		shim_tls_destroy(&s.tls);
 	session_free(&s);
 	return 0;
 }

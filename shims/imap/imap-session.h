@@ -32,7 +32,7 @@ enum imap_reply_kind {
 struct imap_session {
 	const struct imap_config *config;
 	struct shim_io *io;
-	struct shim_tls *tls;      /* NULL without a certificate */
+	struct shim_tls *tls;      /* loaded at the first STARTTLS */
 	struct imap_parser *parser;
 	enum imap_state state;
 

@@ -48,8 +48,10 @@ static struct shim_tls *load_tls(const struct imap_config *config)
 	struct shim_tls *tls = NULL;
 	g_autofree char *error = NULL;
 
-	if (config->tls == IMAP_TLS_NONE)
+	if (config->tls_cert == NULL || config->tls_key == NULL) {
+		syslog(LOG_ERR, "TLS: no tls_cert and tls_key in [imap]");
 		return NULL;
+	}
 	if (shim_tls_create(config->tls_cert, config->tls_key, &tls,
 			    &error) < 0) {
 		syslog(LOG_ERR, "TLS: %s", error);
@@ -80,27 +82,22 @@ int main(int argc, char **argv)
 		printf("* BYE application error\r\n");
 		goto out;
 	}
-	if (vvm_sasl_global_init("imap") < 0) {
-		syslog(LOG_ERR, "cannot initialise SASL");
-		printf("* BYE application error\r\n");
-		goto out_config;
-	}
-	struct shim_tls *tls = load_tls(&config);
-	if (config.tls != IMAP_TLS_NONE && tls == NULL) {
-		printf("* BYE application error\r\n");
-		goto out_config;
-	}
 	struct shim_io *io = shim_io_create(0, 1);
-	if ((opts.implicit_tls || config.tls == IMAP_TLS_IMPLICIT) &&
-	    (tls == NULL || shim_io_start_tls(io, tls) < 0)) {
-		syslog(LOG_NOTICE, "TLS handshake failed");
-	} else {
-		status = imap_session_run(&config, io, tls);
+	struct shim_tls *tls = NULL;
+	/* STARTTLS loads its certificate when a client asks for it; a
+	 * session that never does pays nothing for TLS. */
+	if (opts.implicit_tls || config.tls == IMAP_TLS_IMPLICIT) {
+		tls = load_tls(&config);
+		if (tls == NULL || shim_io_start_tls(io, tls) < 0) {
+			syslog(LOG_NOTICE, "TLS handshake failed");
+			goto out_io;
+		}
 	}
+	status = imap_session_run(&config, io, tls);
+out_io:
 	shim_io_destroy(&io);
 	shim_tls_destroy(&tls);
 	vvm_sasl_global_done();
-out_config:
 	imap_config_clear(&config);
 out:
 	g_free(opts.config_file);
