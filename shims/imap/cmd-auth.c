@@ -66,16 +66,6 @@ static void refuse(struct imap_session *s, int lookup_error, const char *user)
 	}
 }
 
-static bool same_secret(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = la != lb;
-
-	for (size_t i = 0; i < la; i++)
-		diff |= (unsigned char)(a[i] ^ b[i % (lb + 1)]);
-	return diff == 0;
-}
-
 void cmd_login(struct imap_session *s, const struct imap_command *cmd)
 {
 	const char *user, *password;
@@ -92,7 +82,7 @@ void cmd_login(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	int ret = imap_login_password(s, user, &expected);
-	if (ret == 0 && !same_secret(password, expected))
+	if (ret == 0 && !imap_secret_equal(password, expected))
 		ret = -EPERM;
 	if (expected != NULL)
 		explicit_bzero(expected, strlen(expected));

@@ -71,19 +71,6 @@ static int store_one(struct imap_session *s, uint32_t seq,
 	return 0;
 }
 
-static void send_stored(struct imap_session *s, uint32_t seq)
-{
-	struct imap_msg *msg = imap_mailbox_msg(s->box, seq);
-	g_autoptr(GString) flags = g_string_new(NULL);
-
-	imap_msg_format_flags(msg, flags);
-	if (s->uid_command)
-		imap_send(s, "* %u FETCH (UID %u FLAGS %s)\r\n", seq, msg->uid,
-			  flags->str);
-	else
-		imap_send(s, "* %u FETCH (FLAGS %s)\r\n", seq, flags->str);
-}
-
 static int parse_store_item(const char *item, enum vvm_flags_op *op_r,
 			    bool *silent_r)
 {
@@ -147,7 +134,7 @@ void imap_store(struct imap_session *s, const struct imap_arg *args)
 			return;
 		}
 		if (!silent || s->uid_command)
-			send_stored(s, seq);
+			imap_mailbox_send_flags(s, seq);
 	}
 	if (expunged)
 		imap_no(s, "[EXPUNGEISSUED] some of the messages no longer "

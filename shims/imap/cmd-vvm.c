@@ -63,16 +63,6 @@ static bool weak_pin(const char *pin)
 	return len > 1 && (same || up || down);
 }
 
-static bool same_text(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = la != lb;
-
-	for (size_t i = 0; i < la; i++)
-		diff |= (unsigned char)(a[i] ^ b[i % (lb + 1)]);
-	return diff == 0;
-}
-
 void cmd_xchange_tui_pwd(struct imap_session *s, const struct imap_command *cmd)
 {
 	static const char *const keys[] = { "PWD", "OLD_PWD", NULL };
@@ -104,7 +94,7 @@ void cmd_xchange_tui_pwd(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "system error");
 		return;
 	}
-	bool match = same_text(v[1], current);
+	bool match = imap_secret_equal(v[1], current);
 	explicit_bzero(current, strlen(current));
 	if (!match) {
 		/* Guessing the PIN here is guessing it at login. */

@@ -218,6 +218,16 @@ bool imap_login_finish(struct imap_session *s, const char *user)
 	return true;
 }
 
+bool imap_secret_equal(const char *given, const char *stored)
+{
+	size_t lg = strlen(given), ls = strlen(stored);
+	unsigned char diff = lg != ls;
+
+	for (size_t i = 0; i < lg; i++)
+		diff |= (unsigned char)(given[i] ^ stored[i % (ls + 1)]);
+	return diff == 0;
+}
+
 char **imap_auth_mechanisms(const struct imap_session *s)
 {
 	GPtrArray *mechs = g_ptr_array_new();

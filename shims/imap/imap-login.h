@@ -26,6 +26,10 @@ void imap_login_failed(const struct imap_session *s, const char *user);
  * false. */
 bool imap_login_finish(struct imap_session *s, const char *user);
 
+/* Compares a secret the client sent with the stored one in time that
+ * does not depend on where they differ. */
+bool imap_secret_equal(const char *given, const char *stored);
+
 /* The SASL mechanisms offered now, as a NULL-terminated vector. */
 char **imap_auth_mechanisms(const struct imap_session *s);
 

@@ -228,9 +228,9 @@ void imap_mailbox_note_flags(struct imap_mailbox *box, uint32_t seq,
 		msg->modseq = modseq;
 }
 
-static void send_flags(struct imap_session *s, uint32_t seq,
-		       const struct imap_msg *msg)
+void imap_mailbox_send_flags(struct imap_session *s, uint32_t seq)
 {
+	const struct imap_msg *msg = imap_mailbox_msg(s->box, seq);
 	g_autoptr(GString) flags = g_string_new(NULL);
 
 	imap_msg_format_flags(msg, flags);
@@ -256,7 +256,7 @@ static uint32_t apply_changes(struct imap_session *s, struct changes *c)
 			known->flags = in->flags;
 			known->modseq = in->modseq;
 			if (changed && !known->expunged)
-				send_flags(s, seq, known);
+				imap_mailbox_send_flags(s, seq);
 			continue;
 		}
 		uint32_t count = box->msgs->len;

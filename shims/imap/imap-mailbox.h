@@ -74,6 +74,9 @@ char *imap_mailbox_msg_path(const struct imap_mailbox *box, uint32_t uid);
 /* Appends the flags as IMAP shows them, \Recent included. */
 void imap_msg_format_flags(const struct imap_msg *msg, GString *out);
 
+/* Sends "* seq FETCH (FLAGS ...)", with the UID in a UID command. */
+void imap_mailbox_send_flags(struct imap_session *s, uint32_t seq);
+
 /* Records flags read back after this session changed them, so the next
  * sync does not report its own change. */
 void imap_mailbox_note_flags(struct imap_mailbox *box, uint32_t seq,
