@@ -725,6 +725,46 @@ enum vvm_sasl_result vvm_sasl_start(struct vvm_sasl *sasl, const char *mech,
 	return exchange_result(sasl, ret, out, out_len, out_r, out_len_r);
 }
 
+/* Whether a DIGEST-MD5 response names a directive twice. RFC 2831
+ * forbids it, and libsasl2 2.1.28 leaks the first copy when it happens,
+ * which a client could repeat without end before logging in. */
+static bool digest_repeats_directive(const char *in, size_t len)
+{
+	g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+	size_t i = 0;
+
+	while (i < len) {
+		while (i < len && (in[i] == ',' || g_ascii_isspace(in[i])))
+			i++;
+		size_t start = i;
+		while (i < len && in[i] != '=' && in[i] != ',')
+			i++;
+		g_autofree char *name = g_ascii_strdown(in + start, (gssize)(i - start));
+		g_strstrip(name);
+		for (guint k = 0; k < seen->len && *name != '\0'; k++) {
+			if (strcmp(seen->pdata[k], name) == 0)
+				return true;
+		}
+		if (*name != '\0')
+			g_ptr_array_add(seen, g_steal_pointer(&name));
+		if (i < len && in[i] == '=') {
+			i++;
+			while (i < len && g_ascii_isspace(in[i]))
+				i++;
+			if (i < len && in[i] == '"') {
+				for (i++; i < len && in[i] != '"'; i++) {
+					if (in[i] == '\\')
+						i++;
+				}
+				i++;
+			}
+			while (i < len && in[i] != ',')
+				i++;
+		}
+	}
+	return false;
+}
+
 enum vvm_sasl_result vvm_sasl_step(struct vvm_sasl *sasl, const void *in,
 				   size_t in_len, const void **out_r,
 				   size_t *out_len_r)
@@ -743,6 +783,10 @@ enum vvm_sasl_result vvm_sasl_step(struct vvm_sasl *sasl, const void *in,
 	if (sasl->login_user_next && in_len == 0)
 		return exchange_fail(sasl, VVM_SASL_BAD_PROTOCOL);
 	sasl->login_user_next = false;
+	if (in != NULL && sasl->mech != NULL &&
+	    g_ascii_strcasecmp(sasl->mech, "DIGEST-MD5") == 0 &&
+	    digest_repeats_directive(in, in_len))
+		return exchange_fail(sasl, VVM_SASL_BAD_PROTOCOL);
 	ret = sasl_server_step(sasl->conn, in != NULL ? in : "",
 			       (unsigned)in_len, &out, &out_len);
 	return exchange_result(sasl, ret, out, out_len, out_r, out_len_r);

@@ -96,7 +96,10 @@ static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
 
 		if (value == NULL)
 			continue;
-		*(const char **)((char *)sms + strings[i].offset) = value;
+		/* Interned: the settings live as long as the process. */
+		*(const char **)((char *)sms + strings[i].offset) =
+			g_intern_string(value);
+		g_free(value);
 	}
 	if ((v = (uint64_t)g_key_file_get_uint64(kf, "sms", "imap_port",
 						 NULL)) > 0)

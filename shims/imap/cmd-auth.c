@@ -45,25 +45,30 @@ void cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
 	}
 }
 
-/* Answers a wrong or unusable credential the way the spec words it. */
+/* Answers a wrong or unusable credential the way the spec words it,
+ * and logs it. */
 static void refuse(struct imap_session *s, int lookup_error, const char *user)
 {
+	const char *text;
+	char name[64];
+
 	switch (lookup_error) {
 	case -ENOENT:
-		imap_no(s, "unknown user");
+		text = "unknown user";
 		break;
 	case -EACCES:
-		imap_no(s, "[UNAVAILABLE] too many failed logins, "
-			   "try again later");
+		text = "[UNAVAILABLE] too many failed logins, try again later";
 		break;
 	case -EPERM:
-		if (user != NULL)
-			imap_login_failed(s, user);
-		imap_no(s, "invalid password");
+		imap_login_failed(s);
+		text = "invalid password";
 		break;
 	default:
-		imap_no(s, "application error");
+		text = "application error";
 	}
+	syslog(LOG_NOTICE, "login refused for %s: %s",
+	       imap_login_loggable(user, name), text);
+	imap_no(s, "%s", text);
 }
 
 void cmd_login(struct imap_session *s, const struct imap_command *cmd)
@@ -110,6 +115,12 @@ static int sasl_lookup(void *context, const char *user, const char *realm,
 	g_free(lookup->user);
 	lookup->user = g_strdup(user);
 	lookup->error = imap_login_password(lookup->session, user, password_r);
+	if (lookup->error == -EPERM) {
+		/* No password set: the wrapper refuses an empty one as a
+		 * wrong password, which is what it is to the client. */
+		*password_r = g_strdup("");
+		return 0;
+	}
 	return lookup->error == -EACCES ? -EIO : lookup->error;
 }
 

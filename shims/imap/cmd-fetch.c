@@ -18,6 +18,12 @@ struct fetch_ctx {
 	GArray *atts;
 	bool set_seen;        /* an item that is not .PEEK reads the body */
 	bool want_flags;
+	/* The response so far that is not sent yet: items are added only
+	 * once their data is in hand, so a message that vanishes mid-way
+	 * leaves no half-written item. */
+	GString *line;
+	bool started;         /* part of this response already went out */
+	unsigned int items;
 };
 
 /* "1.2.HEADER.FIELDS (FROM DATE)" as the client asked it, for the
@@ -38,9 +44,11 @@ static void append_section_name(GString *out, const struct imap_fetch_att *att)
 	g_string_append(out, texts[att->text]);
 	if (att->fields != NULL) {
 		g_string_append(out, " (");
-		for (char **f = att->fields; *f != NULL; f++)
-			g_string_append_printf(out, f == att->fields ? "%s" : " %s",
-					       *f);
+		for (char **f = att->fields; *f != NULL; f++) {
+			if (f != att->fields)
+				g_string_append_c(out, ' ');
+			imap_append_astring(out, *f);
+		}
 		g_string_append_c(out, ')');
 	}
 }
@@ -100,44 +108,71 @@ static void clip_partial(const struct imap_fetch_att *att, uint64_t *offset,
 	*length = MIN(*length - skip, (uint64_t)att->partial_size);
 }
 
-/* Streams length bytes of the file as a literal. The first chunk is
- * read before the literal is announced, so a message expunged meanwhile
- * fails cleanly; a failure after that leaves a literal short, and the
- * session cannot go on. */
-static int send_file_range(struct imap_session *s, struct msgfile *mf,
-			   uint64_t offset, uint64_t length)
+/* Starts the next item in the line. */
+static GString *item(struct fetch_ctx *ctx)
 {
-	bool announced = false;
+	if (ctx->items++ > 0)
+		g_string_append_c(ctx->line, ' ');
+	return ctx->line;
+}
 
-	do {
-		uint64_t n = MIN(length, (uint64_t)STREAM_CHUNK);
-		g_autofree char *chunk = NULL;
-		int ret = msgfile_read(mf, offset, n, &chunk);
-		if (ret < 0) {
-			if (announced)
-				s->state = IMAP_STATE_LOGOUT;
-			return ret;
-		}
-		if (!announced)
-			imap_send(s, "{%" G_GUINT64_FORMAT "}\r\n", length);
-		announced = true;
+/* Sends the line so far, before a literal is streamed after it. */
+static void send_line(struct fetch_ctx *ctx)
+{
+	imap_send_data(ctx->s, ctx->line->str, ctx->line->len);
+	g_string_truncate(ctx->line, 0);
+	ctx->started = true;
+}
+
+/* Streams length bytes of the file as a literal after name. The first
+ * chunk is read before anything is sent, so a message expunged meanwhile
+ * fails cleanly. A failure after that is padded to the announced length,
+ * so the client still knows data from responses, and the command ends
+ * in NO. */
+static int send_file_range(struct fetch_ctx *ctx, struct msgfile *mf,
+			   const char *name, uint64_t offset, uint64_t length)
+{
+	struct imap_session *s = ctx->s;
+	uint64_t n = MIN(length, (uint64_t)STREAM_CHUNK);
+	g_autofree char *chunk = NULL;
+	int ret = length > 0 ? msgfile_read(mf, offset, n, &chunk) : 0;
+
+	if (ret < 0)
+		return ret;
+	g_string_append_printf(item(ctx), "%s {%" G_GUINT64_FORMAT "}\r\n",
+			       name, length);
+	send_line(ctx);
+	for (;;) {
 		imap_send_data(s, chunk, n);
 		offset += n;
 		length -= n;
-	} while (length > 0);
-	return 0;
+		if (length == 0)
+			return 0;
+		g_clear_pointer(&chunk, g_free);
+		n = MIN(length, (uint64_t)STREAM_CHUNK);
+		if (msgfile_read(mf, offset, n, &chunk) < 0)
+			break;
+	}
+	static const char spaces[4096] = { [0 ... 4095] = ' ' };
+	while (length > 0) {
+		n = MIN(length, sizeof(spaces));
+		imap_send_data(s, spaces, n);
+		length -= n;
+	}
+	return -EIO;
 }
 
-static int send_body_item(struct imap_session *s, struct msgfile *mf,
+static int send_body_item(struct fetch_ctx *ctx, struct msgfile *mf,
 			  const struct imap_fetch_att *att, const char *name)
 {
 	struct msg_range range;
 	g_autoptr(GString) filtered = NULL;
+	g_autofree char *full_name = NULL;
 	int ret = resolve_section(mf, att, &range, &filtered);
 
 	if (ret == -ENOENT && mf->fd >= 0) {
 		/* The message is there but has no such part. */
-		imap_send(s, "%s NIL", name);
+		g_string_append_printf(item(ctx), "%s NIL", name);
 		return 0;
 	}
 	if (ret < 0)
@@ -145,31 +180,29 @@ static int send_body_item(struct imap_session *s, struct msgfile *mf,
 	uint64_t offset = filtered != NULL ? 0 : range.offset;
 	uint64_t length = filtered != NULL ? filtered->len : range.length;
 	clip_partial(att, &offset, &length);
-	if (att->partial)
-		imap_send(s, "%s<%u> ", name, att->partial_offset);
-	else
-		imap_send(s, "%s ", name);
-	if (filtered != NULL) {
-		imap_send(s, "{%" G_GUINT64_FORMAT "}\r\n", length);
-		imap_send_data(s, filtered->str + offset, length);
-		return 0;
-	}
-	return send_file_range(s, mf, offset, length);
+	full_name = att->partial ?
+		g_strdup_printf("%s<%u>", name, att->partial_offset) :
+		g_strdup(name);
+	if (filtered == NULL)
+		return send_file_range(ctx, mf, full_name, offset, length);
+	g_string_append_printf(item(ctx), "%s {%" G_GUINT64_FORMAT "}\r\n",
+			       full_name, length);
+	g_string_append_len(ctx->line, filtered->str + offset, length);
+	return 0;
 }
 
-static int send_xattr_item(struct imap_session *s, struct msgfile *mf,
-			   const char *item, const char *xattr)
+static int send_xattr_item(struct fetch_ctx *ctx, struct msgfile *mf,
+			   const char *name, const char *xattr)
 {
 	g_autofree char *value = NULL;
 	int ret = msgfile_xattr(mf, xattr, &value);
 
-	if (ret < 0)
-		return ret;
-	imap_send(s, "%s %s", item, value);
-	return 0;
+	if (ret == 0)
+		g_string_append_printf(item(ctx), "%s %s", name, value);
+	return ret;
 }
 
-static int send_internaldate(struct imap_session *s, struct msgfile *mf)
+static int send_internaldate(struct fetch_ctx *ctx, struct msgfile *mf)
 {
 	g_autofree char *value = NULL;
 	int ret = msgfile_xattr(mf, "user.imap.internaldate", &value);
@@ -181,7 +214,7 @@ static int send_internaldate(struct imap_session *s, struct msgfile *mf)
 	if (t == NULL)
 		return -EIO;
 	g_autofree char *text = g_date_time_format(t, "%d-%b-%Y %H:%M:%S +0000");
-	imap_send(s, "INTERNALDATE \"%s\"", text);
+	g_string_append_printf(item(ctx), "INTERNALDATE \"%s\"", text);
 	return 0;
 }
 
@@ -197,43 +230,44 @@ static int send_item(struct fetch_ctx *ctx, uint32_t seq, struct msgfile *mf,
 
 	switch (att->type) {
 	case IMAP_FETCH_UID:
-		imap_send(s, "UID %u", msg->uid);
+		g_string_append_printf(item(ctx), "UID %u", msg->uid);
 		return 0;
 	case IMAP_FETCH_FLAGS:
-		g_string_append(name, "FLAGS ");
-		imap_msg_format_flags(msg, name);
-		imap_send_data(s, name->str, name->len);
+		g_string_append(item(ctx), "FLAGS ");
+		imap_msg_format_flags(msg, ctx->line);
 		return 0;
 	case IMAP_FETCH_MODSEQ:
-		imap_send(s, "MODSEQ (%" G_GUINT64_FORMAT ")", msg->modseq);
+		g_string_append_printf(item(ctx), "MODSEQ (%" G_GUINT64_FORMAT ")",
+				       msg->modseq);
 		return 0;
 	case IMAP_FETCH_INTERNALDATE:
-		return send_internaldate(s, mf);
+		return send_internaldate(ctx, mf);
 	case IMAP_FETCH_RFC822_SIZE:
 		ret = msgfile_size(mf, &size);
 		if (ret == 0)
-			imap_send(s, "RFC822.SIZE %" G_GUINT64_FORMAT, size);
+			g_string_append_printf(item(ctx), "RFC822.SIZE %"
+					       G_GUINT64_FORMAT, size);
 		return ret;
 	case IMAP_FETCH_ENVELOPE:
-		return send_xattr_item(s, mf, "ENVELOPE", "user.imap.envelope");
+		return send_xattr_item(ctx, mf, "ENVELOPE", "user.imap.envelope");
 	case IMAP_FETCH_BODYSTRUCTURE:
-		return send_xattr_item(s, mf, "BODYSTRUCTURE",
+		return send_xattr_item(ctx, mf, "BODYSTRUCTURE",
 				       "user.imap.bodystructure");
 	case IMAP_FETCH_BODY:
-		return send_xattr_item(s, mf, "BODY", "user.imap.body");
+		return send_xattr_item(ctx, mf, "BODY", "user.imap.body");
 	case IMAP_FETCH_RFC822:
-		return send_body_item(s, mf, &whole, "RFC822");
+		return send_body_item(ctx, mf, &whole, "RFC822");
 	case IMAP_FETCH_RFC822_HEADER:
 		whole.text = IMAP_SECTION_HEADER;
-		return send_body_item(s, mf, &whole, "RFC822.HEADER");
+		return send_body_item(ctx, mf, &whole, "RFC822.HEADER");
 	case IMAP_FETCH_RFC822_TEXT:
 		whole.text = IMAP_SECTION_TEXT;
-		return send_body_item(s, mf, &whole, "RFC822.TEXT");
+		return send_body_item(ctx, mf, &whole, "RFC822.TEXT");
 	case IMAP_FETCH_BODY_SECTION:
 		g_string_append(name, "BODY[");
 		append_section_name(name, att);
 		g_string_append_c(name, ']');
-		return send_body_item(s, mf, att, name->str);
+		return send_body_item(ctx, mf, att, name->str);
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -257,44 +291,60 @@ static void mark_seen(struct fetch_ctx *ctx, uint32_t seq)
 	ctx->want_flags = true;
 }
 
+/* Whether any item needs the message file, not just the map. */
+static bool needs_file(const GArray *atts)
+{
+	for (guint i = 0; i < atts->len; i++) {
+		enum imap_fetch_att_type t =
+			g_array_index(atts, struct imap_fetch_att, i).type;
+		if (t != IMAP_FETCH_UID && t != IMAP_FETCH_FLAGS &&
+		    t != IMAP_FETCH_MODSEQ)
+			return true;
+	}
+	return false;
+}
+
+/* Answers one message. Returns 0, or -errno: -ENOENT when it is gone,
+ * in which case nothing of it was sent unless a literal had started. */
 static int fetch_one(struct fetch_ctx *ctx, uint32_t seq)
 {
 	struct imap_session *s = ctx->s;
 	struct imap_msg *msg = imap_mailbox_msg(s->box, seq);
 	struct msgfile mf;
 	bool flags_sent = false;
+	uint64_t size;
 	int ret = 0;
 
-	if (ctx->set_seen)
-		mark_seen(ctx, seq);
 	msgfile_init(&mf, s->box, msg->uid);
-	imap_send(s, "* %u FETCH (", seq);
-	bool first = true;
-	if (s->uid_command) {
-		imap_send(s, "UID %u", msg->uid);
-		first = false;
-	}
+	if (needs_file(ctx->atts))
+		ret = msgfile_size(&mf, &size);
+	if (ret == 0 && ctx->set_seen)
+		mark_seen(ctx, seq);
+	g_string_printf(ctx->line, "* %u FETCH (", seq);
+	ctx->started = false;
+	ctx->items = 0;
+	if (ret == 0 && s->uid_command)
+		g_string_append_printf(item(ctx), "UID %u", msg->uid);
 	for (guint i = 0; i < ctx->atts->len && ret == 0; i++) {
 		const struct imap_fetch_att *att =
 			&g_array_index(ctx->atts, struct imap_fetch_att, i);
 		if (att->type == IMAP_FETCH_UID && s->uid_command)
 			continue;
 		flags_sent = flags_sent || att->type == IMAP_FETCH_FLAGS;
-		if (!first)
-			imap_send_data(s, " ", 1);
-		first = false;
 		ret = send_item(ctx, seq, &mf, att);
 	}
 	if (ret == 0 && ctx->want_flags && !flags_sent) {
 		const struct imap_fetch_att flags = { .type = IMAP_FETCH_FLAGS };
-		imap_send_data(s, " ", 1);
 		send_item(ctx, seq, &mf, &flags);
 	}
 	ctx->want_flags = false;
 	msgfile_clear(&mf);
-	/* A message expunged meanwhile still ends its line; its data are
-	 * simply incomplete, which EXPUNGEISSUED explains. */
-	imap_send(s, ")\r\n");
+	if (ret == 0 || ctx->started) {
+		/* After a literal went out the line must be closed, the
+		 * failed item left out; EXPUNGEISSUED explains the gap. */
+		g_string_append(ctx->line, ")\r\n");
+		send_line(ctx);
+	}
 	return ret;
 }
 
@@ -323,7 +373,8 @@ void imap_fetch(struct imap_session *s, const struct imap_command *cmd,
 	const char *set, *error;
 	g_autoptr(GArray) seqs = NULL;
 	g_autoptr(GArray) atts = NULL;
-	struct fetch_ctx ctx = { .s = s };
+	g_autoptr(GString) line = g_string_sized_new(1024);
+	struct fetch_ctx ctx = { .s = s, .line = line };
 	bool gone = false, failed = false;
 
 	if (!imap_arg_get_atom(&args[0], &set) || args[1].type == IMAP_ARG_EOL) {

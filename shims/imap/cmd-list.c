@@ -8,25 +8,37 @@
 #include "imap-mailbox.h"
 #include "imap-mount.h"
 
+static bool same_char(char a, char b, bool fold)
+{
+	return fold ? g_ascii_tolower(a) == g_ascii_tolower(b) : a == b;
+}
+
 /* IMAP list wildcards: "*" and "%" both match any run here, since no
- * mailbox has a hierarchy below it. */
+ * mailbox has a hierarchy below it. Greedy with one backtracking point,
+ * so a pattern of many wildcards costs O(pattern x name), not more. */
 static bool wildmatch(const char *pattern, const char *name, bool fold)
 {
-	if (*pattern == '\0')
-		return *name == '\0';
-	if (*pattern == '*' || *pattern == '%') {
-		for (const char *p = name;; p++) {
-			if (wildmatch(pattern + 1, p, fold))
-				return true;
-			if (*p == '\0')
-				return false;
+	const char *after_star = NULL, *resume = NULL;
+
+	while (*name != '\0') {
+		if (*pattern == '*' || *pattern == '%') {
+			while (*pattern == '*' || *pattern == '%')
+				pattern++;
+			after_star = pattern;
+			resume = name;
+		} else if (*pattern != '\0' && same_char(*pattern, *name, fold)) {
+			pattern++;
+			name++;
+		} else if (after_star != NULL) {
+			pattern = after_star;
+			name = ++resume;
+		} else {
+			return false;
 		}
 	}
-	if (*name == '\0')
-		return false;
-	bool same = fold ? g_ascii_tolower(*pattern) == g_ascii_tolower(*name) :
-			   *pattern == *name;
-	return same && wildmatch(pattern + 1, name + 1, fold);
+	while (*pattern == '*' || *pattern == '%')
+		pattern++;
+	return *pattern == '\0';
 }
 
 static gint compare_names(gconstpointer a, gconstpointer b)

@@ -81,12 +81,12 @@ void cmd_getmetadata(struct imap_session *s, const struct imap_command *cmd)
 			g_string_append_c(out, ' ');
 		g_string_append_printf(out, "%s%s ", VVM_PREFIX,
 				       name + strlen(VVM_PREFIX));
-		if (*value == '\0' && entry_of(name) == ENTRY_ACCEPT)
+		/* Bare where the value is an atom, as the spec's example
+		 * shows it; quoted or a literal otherwise. */
+		if (*value == '\0')
 			g_string_append(out, "NIL");
-		else if (strpbrk(value, " \"\\;()") != NULL || *value == '\0')
-			g_string_append_printf(out, "\"%s\"", value);
 		else
-			g_string_append(out, value);
+			imap_append_astring(out, value);
 	}
 	imap_send(s, "* METADATA \"\" (%s)\r\n", out->str);
 	imap_ok(s, "GETMETADATA complete");
@@ -104,16 +104,10 @@ void cmd_setmetadata(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, "invalid parameter");
 		return;
 	}
-	if (!imap_arg_get_nstring(&list[1], &value))
-		value = NULL;
-	switch (entry_of(name)) {
-	case ENTRY_ACCEPT:
-		break;
-	case ENTRY_GREETING_TYPES:
-		/* The server's to say, not the client's. */
-		imap_no(s, "[NOPERM] GreetingTypesAllowed is read-only");
-		return;
-	default:
+	/* Only Accept can be set; GreetingTypesAllowed is the server's to
+	 * say. A value is a string or NIL (RFC 5464), not an atom. */
+	if (entry_of(name) != ENTRY_ACCEPT ||
+	    !imap_arg_get_nstring(&list[1], &value)) {
 		imap_bad(s, "invalid parameter");
 		return;
 	}

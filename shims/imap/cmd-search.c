@@ -17,6 +17,11 @@ struct search_msg {
 	struct imap_msg *msg;
 	struct msgfile mf;
 	char *header;          /* the top-level header, lazily */
+	/* The whole message with ASCII letters folded, and where its body
+	 * starts, read once for all TEXT and BODY keys. */
+	char *folded;
+	size_t folded_len;
+	size_t body_offset;
 	int error;             /* the first read error, if any */
 };
 
@@ -37,20 +42,17 @@ static const char *msg_header(struct search_msg *m)
 	return m->header;
 }
 
-/* Case-insensitive substring, ASCII letters folded. */
-static bool contains(const char *haystack, size_t len, const char *needle)
+/* Case-insensitive (ASCII) substring: the haystack is already folded. */
+static bool contains_folded(const char *haystack, size_t len,
+			    const char *needle)
 {
-	size_t n = strlen(needle);
+	g_autofree char *folded = g_ascii_strdown(needle, -1);
+	size_t n = strlen(folded);
 
-	if (n == 0)
-		return true;
-	for (size_t i = 0; i + n <= len; i++) {
-		if (g_ascii_strncasecmp(haystack + i, needle, n) == 0)
-			return true;
-	}
-	return false;
+	return n == 0 || memmem(haystack, len, folded, n) != NULL;
 }
 
+/* Each field named field, its value unfolded, tested on its own. */
 static bool header_matches(struct search_msg *m, const char *field,
 			   const char *value)
 {
@@ -58,32 +60,51 @@ static bool header_matches(struct search_msg *m, const char *field,
 	char *fields[] = { (char *)field, NULL };
 	g_autoptr(GString) found = header_filter(header, strlen(header),
 						 fields, false);
-	/* Drop the field names so the value alone is searched. */
-	size_t skip = strlen(field) + 1;
+	size_t name_len = strlen(field);
 
-	if (found->len <= 2)
-		return false;
-	return contains(found->str + skip, found->len - skip, value);
+	for (const char *p = found->str; *p != '\0' && *p != '\r';) {
+		const char *end = p;
+		/* A field runs until a line that does not start with WSP. */
+		do {
+			end = strchr(end, '\n');
+			end = end != NULL ? end + 1 : p + strlen(p);
+		} while (*end == ' ' || *end == '\t');
+		GString *v = g_string_new(NULL);
+		for (const char *c = p + name_len + 1; c < end; c++) {
+			if (*c != '\r' && *c != '\n')
+				g_string_append_c(v, g_ascii_tolower(*c));
+		}
+		bool hit = contains_folded(v->str, v->len, value);
+		g_string_free(v, TRUE);
+		if (hit)
+			return true;
+		p = end;
+	}
+	return false;
 }
 
 static bool text_matches(struct search_msg *m, bool body_only,
 			 const char *value)
 {
-	struct msg_range range = { 0 };
-	uint64_t size;
-	g_autofree char *data = NULL;
-	int ret = body_only ? msgfile_section(&m->mf, "", false, &range) :
-			      msgfile_size(&m->mf, &size);
-
-	if (!body_only)
-		range.length = size;
-	if (ret == 0)
-		ret = msgfile_read(&m->mf, range.offset, range.length, &data);
-	if (ret < 0) {
-		m->error = ret;
-		return false;
+	if (m->folded == NULL) {
+		struct msg_range body;
+		uint64_t size;
+		int ret = msgfile_size(&m->mf, &size);
+		if (ret == 0)
+			ret = msgfile_section(&m->mf, "", false, &body);
+		if (ret == 0)
+			ret = msgfile_read(&m->mf, 0, size, &m->folded);
+		if (ret < 0) {
+			m->error = ret;
+			return false;
+		}
+		for (uint64_t i = 0; i < size; i++)
+			m->folded[i] = g_ascii_tolower(m->folded[i]);
+		m->folded_len = size;
+		m->body_offset = MIN(body.offset, size);
 	}
-	return contains(data, range.length, value);
+	size_t from = body_only ? m->body_offset : 0;
+	return contains_folded(m->folded + from, m->folded_len - from, value);
 }
 
 static int64_t day_of(int64_t unix_time)
@@ -100,29 +121,42 @@ static int64_t internal_day(struct search_msg *m)
 	return day_of(g_ascii_strtoll(value, NULL, 10));
 }
 
-/* The day of the Date header in its own zone ("[Day, ]D Mon YYYY ..."). */
+/* The day of the Date header in its own zone ("[Day, ]D Mon YYYY ..."),
+ * or INT64_MIN when it cannot be read, which no SENT* key matches. */
 static int64_t sent_day(struct search_msg *m)
 {
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
 	char *fields[] = { "Date", NULL };
 	const char *header = msg_header(m);
 	g_autoptr(GString) date = header_filter(header, strlen(header), fields,
 						false);
 	const char *p = date->str + MIN(date->len, 5);
-	const char *comma = strchr(p, ',');
 	unsigned int day, year;
 	char month[4];
 
-	if (comma != NULL)
+	/* A weekday ends at a comma before the first digit; commas later
+	 * on belong to comments. */
+	const char *digit = strpbrk(p, "0123456789");
+	const char *comma = strchr(p, ',');
+	if (comma != NULL && digit != NULL && comma < digit)
 		p = comma + 1;
-	if (sscanf(p, " %u %3s %u", &day, month, &year) != 3)
-		return 0;
-	const char *found = strcasestr(months, month);
-	if (found == NULL || strlen(month) != 3 || (found - months) % 3 != 0)
-		return 0;
-	struct imap_date d = { .year = year < 100 ? year + 1900 : year,
+	if (sscanf(p, " %u %3s %u", &day, month, &year) != 3 ||
+	    strlen(month) != 3)
+		return INT64_MIN;
+	g_autofree char *lower = g_ascii_strdown(month, -1);
+	const char *found = strstr(months, lower);
+	if (found == NULL || (found - months) % 3 != 0)
+		return INT64_MIN;
+	/* RFC 5322 4.3: two-digit years 00-49 are 20xx, 50-99 19xx. */
+	if (year < 50)
+		year += 2000;
+	else if (year < 1000)
+		year += 1900;
+	struct imap_date d = { .year = year,
 			       .month = (unsigned)(found - months) / 3 + 1,
 			       .day = day };
+	if (day < 1 || day > 31 || year > 9999)
+		return INT64_MIN;
 	return day_of(imap_date_to_unix(&d));
 }
 
@@ -137,12 +171,21 @@ static bool all_match(struct search_msg *m, const struct imap_search_key *key)
 	return true;
 }
 
-static bool in_set(GArray *set, uint32_t num, uint32_t star)
+/* Puts every sequence set of the tree in order once, before any message
+ * is tested. */
+static void normalize_sets(struct imap_search_key *key, uint32_t count,
+			   uint32_t max_uid)
 {
-	g_autoptr(GArray) copy = g_array_copy(set);
-
-	imap_seqset_normalize(copy, star);
-	return imap_seqset_contains(copy, num);
+	for (; key != NULL; key = key->next) {
+		if (key->type == IMAP_SEARCH_SEQSET)
+			imap_seqset_normalize(key->u.seqset, count);
+		else if (key->type == IMAP_SEARCH_UID)
+			imap_seqset_normalize(key->u.seqset, max_uid);
+		else if (key->type == IMAP_SEARCH_NOT ||
+			 key->type == IMAP_SEARCH_OR ||
+			 key->type == IMAP_SEARCH_AND)
+			normalize_sets(key->u.sub, count, max_uid);
+	}
 }
 
 static bool matches_flag(const struct imap_msg *msg, enum imap_search_type t)
@@ -167,10 +210,11 @@ static bool matches_flag(const struct imap_msg *msg, enum imap_search_type t)
 
 static bool matches(struct search_msg *m, const struct imap_search_key *key)
 {
-	struct imap_mailbox *box = m->s->box;
-	uint32_t count = imap_mailbox_count(box);
 	uint64_t size = 0;
 	const char *field = NULL;
+	int64_t sent = key->type == IMAP_SEARCH_SENTBEFORE ||
+		       key->type == IMAP_SEARCH_SENTON ||
+		       key->type == IMAP_SEARCH_SENTSINCE ? sent_day(m) : 0;
 
 	switch (key->type) {
 	case IMAP_SEARCH_ALL:
@@ -200,11 +244,13 @@ static bool matches(struct search_msg *m, const struct imap_search_key *key)
 	case IMAP_SEARCH_SINCE:
 		return internal_day(m) >= day_of(imap_date_to_unix(&key->u.date));
 	case IMAP_SEARCH_SENTBEFORE:
-		return sent_day(m) < day_of(imap_date_to_unix(&key->u.date));
+		return sent != INT64_MIN &&
+		       sent < day_of(imap_date_to_unix(&key->u.date));
 	case IMAP_SEARCH_SENTON:
-		return sent_day(m) == day_of(imap_date_to_unix(&key->u.date));
+		return sent == day_of(imap_date_to_unix(&key->u.date));
 	case IMAP_SEARCH_SENTSINCE:
-		return sent_day(m) >= day_of(imap_date_to_unix(&key->u.date));
+		return sent != INT64_MIN &&
+		       sent >= day_of(imap_date_to_unix(&key->u.date));
 	case IMAP_SEARCH_LARGER:
 	case IMAP_SEARCH_SMALLER:
 		if (msgfile_size(&m->mf, &size) < 0)
@@ -214,10 +260,9 @@ static bool matches(struct search_msg *m, const struct imap_search_key *key)
 	case IMAP_SEARCH_MODSEQ:
 		return m->msg->modseq >= key->u.modseq;
 	case IMAP_SEARCH_SEQSET:
-		return in_set(key->u.seqset, m->seq, count);
+		return imap_seqset_contains(key->u.seqset, m->seq);
 	case IMAP_SEARCH_UID:
-		return in_set(key->u.seqset, m->msg->uid,
-			      count > 0 ? imap_mailbox_msg(box, count)->uid : 0);
+		return imap_seqset_contains(key->u.seqset, m->msg->uid);
 	case IMAP_SEARCH_NOT:
 		return !matches(m, key->u.sub);
 	case IMAP_SEARCH_OR:
@@ -247,6 +292,9 @@ void imap_search(struct imap_session *s, const struct imap_arg *args)
 		imap_no(s, "[BADCHARSET (US-ASCII UTF-8)] unknown charset");
 		return;
 	}
+	uint32_t count = imap_mailbox_count(s->box);
+	normalize_sets(search->keys, count,
+		       count > 0 ? imap_mailbox_msg(s->box, count)->uid : 0);
 	imap_send(s, "* SEARCH");
 	for (uint32_t seq = 1; seq <= imap_mailbox_count(s->box); seq++) {
 		struct search_msg m = { .s = s, .seq = seq,
@@ -259,6 +307,7 @@ void imap_search(struct imap_session *s, const struct imap_arg *args)
 		failed = failed || (m.error < 0 && m.error != -ENOENT);
 		msgfile_clear(&m.mf);
 		g_free(m.header);
+		g_free(m.folded);
 	}
 	imap_send(s, "\r\n");
 	imap_search_free(&search);

@@ -1,9 +1,11 @@
 /* SELECT, EXAMINE, CLOSE and UNSELECT. */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "imap-commands.h"
 #include "imap-mailbox.h"
+#include "imap-mount.h"
 #include "vvm-flags.h"
 
 /* The flags a client may set here (spec "Supported IMAP4 Flags"). */
@@ -79,28 +81,56 @@ void cmd_examine(struct imap_session *s, const struct imap_command *cmd)
 	select_mailbox(s, cmd, true);
 }
 
+/* Whether the message still has \Deleted in the store, not just in the
+ * map: another session may have taken it off since. */
+static bool still_deleted(const char *path)
+{
+	g_autofree char *flags = NULL;
+	enum vvm_flags_op op;
+	uint32_t bits;
+	const char *bad;
+	size_t bad_len;
+
+	return mount_getxattr(path, -1, "user.imap.flags", &flags) == 0 &&
+	       vvm_flags_parse(flags, strlen(flags), &op, &bits, &bad,
+			       &bad_len) == 0 &&
+	       (bits & VVM_FLAG_DELETED);
+}
+
+static bool in_sorted(const GArray *seqs, uint32_t seq)
+{
+	const uint32_t *v = (const uint32_t *)seqs->data;
+	guint lo = 0, hi = seqs->len;
+
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		if (v[mid] < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < seqs->len && v[lo] == seq;
+}
+
 /* Removes every message with \Deleted from the store. Returns 0 or the
  * first error. */
 int imap_expunge_deleted(struct imap_session *s, const GArray *only_seqs)
 {
 	struct imap_mailbox *box = s->box;
-	int ret = 0;
+	int ret = imap_mailbox_sync(s, false);
 
-	for (uint32_t seq = 1; seq <= imap_mailbox_count(box); seq++) {
+	for (uint32_t seq = 1; ret == 0 && seq <= imap_mailbox_count(box);
+	     seq++) {
 		struct imap_msg *msg = imap_mailbox_msg(box, seq);
-		if (!(msg->flags & VVM_FLAG_DELETED) || msg->expunged)
+		if (!(msg->flags & VVM_FLAG_DELETED) || msg->expunged ||
+		    (only_seqs != NULL && !in_sorted(only_seqs, seq)))
 			continue;
-		if (only_seqs != NULL) {
-			bool listed = false;
-			for (guint i = 0; i < only_seqs->len && !listed; i++)
-				listed = g_array_index(only_seqs, uint32_t, i) == seq;
-			if (!listed)
-				continue;
-		}
 		g_autofree char *path = imap_mailbox_msg_path(box, msg->uid);
+		if (!still_deleted(path))
+			continue;
 		if (unlink(path) == 0 || errno == ENOENT)
 			msg->expunged = true;
-		else if (ret == 0)
+		else
 			ret = -errno;
 	}
 	return ret;

@@ -9,19 +9,27 @@
 
 /* The flags the spec lets a client set: \Seen and \Deleted, and
  * $CNS-Greeting-On (alias $AppleVM-ActiveGreeting) in Greetings. \Recent
- * is the server's to set and is ignored. Returns the bits, or -EINVAL. */
+ * is the server's to set and is ignored. Returns the bits, -EINVAL for
+ * bad syntax or -EPERM for a flag the client may not set. */
 static int64_t client_flags(const struct imap_mailbox *box,
-			    const struct imap_arg *arg)
+			    const struct imap_arg *args)
 {
-	const struct imap_arg *list = arg, *single = arg;
-	unsigned int count = 1;
+	const struct imap_arg *list = args;
+	unsigned int count = 0;
 	uint32_t flags = 0;
 
-	if (imap_arg_get_list(arg, &list, &count))
-		single = NULL;
+	/* A parenthesised list, or flags separated by spaces (RFC 3501
+	 * store-att-flags). */
+	if (imap_arg_get_list(&args[0], &list, &count)) {
+		if (args[1].type != IMAP_ARG_EOL)
+			return -EINVAL;
+	} else {
+		while (args[count].type != IMAP_ARG_EOL)
+			count++;
+	}
 	for (unsigned int i = 0; i < count; i++) {
 		const char *name;
-		if (!imap_arg_get_atom(single != NULL ? single : &list[i], &name))
+		if (!imap_arg_get_atom(&list[i], &name))
 			return -EINVAL;
 		if (g_ascii_strcasecmp(name, "\\Recent") == 0)
 			continue;
@@ -30,7 +38,7 @@ static int64_t client_flags(const struct imap_mailbox *box,
 		    (flag == VVM_FLAG_GREETING_ON && box->greetings))
 			flags |= flag;
 		else
-			return -EINVAL;
+			return -EPERM;
 	}
 	return flags;
 }
@@ -100,11 +108,15 @@ void imap_store(struct imap_session *s, const struct imap_arg *args)
 	if (!imap_arg_get_atom(&args[0], &set) ||
 	    !imap_arg_get_atom(&args[1], &item) ||
 	    parse_store_item(item, &op, &silent) < 0 ||
-	    args[2].type == IMAP_ARG_EOL || args[3].type != IMAP_ARG_EOL) {
+	    args[2].type == IMAP_ARG_EOL) {
 		imap_bad(s, "STORE needs a message set, FLAGS and flags");
 		return;
 	}
 	int64_t flags = client_flags(s->box, &args[2]);
+	if (flags == -EINVAL) {
+		imap_bad(s, "STORE flags are invalid");
+		return;
+	}
 	if (flags < 0) {
 		imap_no(s, "command not allowed");
 		return;
@@ -145,7 +157,7 @@ void imap_store(struct imap_session *s, const struct imap_arg *args)
 
 void cmd_store(struct imap_session *s, const struct imap_command *cmd)
 {
-	if (cmd->count != 3) {
+	if (cmd->count < 3) {
 		imap_bad(s, "STORE needs a message set, FLAGS and flags");
 		return;
 	}
@@ -201,11 +213,14 @@ void cmd_uid(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	s->uid_command = true;
+	/* A UID command may be told of expunges, and is then not held up
+	 * by messages whose EXPUNGE was waiting (RFC 3501 7.4.1). */
+	imap_mailbox_flush_expunges(s, false);
 	const struct imap_arg *args = &cmd->args[1];
 	unsigned int count = cmd->count - 1;
 	if (g_ascii_strcasecmp(sub, "FETCH") == 0 && count >= 2)
 		imap_fetch(s, cmd, args);
-	else if (g_ascii_strcasecmp(sub, "STORE") == 0 && count == 3)
+	else if (g_ascii_strcasecmp(sub, "STORE") == 0 && count >= 3)
 		imap_store(s, args);
 	else if (g_ascii_strcasecmp(sub, "SEARCH") == 0 && count >= 1)
 		imap_search(s, args);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 #include "imap-commands.h"
 #include "imap-login.h"
@@ -90,18 +91,24 @@ void cmd_xchange_tui_pwd(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "password too weak");
 		return;
 	}
-	if (profile_get(s, "tui_password", &current) < 0) {
+	/* Guessing the PIN here is guessing it at login: the same count
+	 * and lockout apply. */
+	g_autofree char *dir = imap_path(s, "");
+	int ret = imap_login_attempt(s, dir);
+	if (ret < 0 || profile_get(s, "tui_password", &current) < 0) {
+		syslog(LOG_NOTICE, "XCHANGE_TUI_PWD refused for %s: %s",
+		       s->msisdn, ret == -EACCES ? "locked out" : "error");
 		imap_no(s, "system error");
 		return;
 	}
 	bool match = imap_secret_equal(v[1], current);
 	explicit_bzero(current, strlen(current));
 	if (!match) {
-		/* Guessing the PIN here is guessing it at login. */
-		imap_login_failed(s, s->msisdn);
+		imap_login_failed(s);
 		imap_no(s, "old password mismatch");
 		return;
 	}
+	imap_login_attempt_succeeded(s, dir);
 	if (profile_set(s, "tui_password", v[0]) < 0)
 		imap_no(s, "system error");
 	else
@@ -180,12 +187,14 @@ void cmd_xclose_nut(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "system error");
 		return;
 	}
-	/* N -> R; vvmfs queues the STATUS SMS in the same transaction. */
-	if (strcmp(status, "R") != 0 && profile_set(s, "status", "R") < 0) {
+	/* Only N -> R: a session must not undo a block or a deactivation
+	 * made while it was open. vvmfs queues the STATUS SMS in the same
+	 * transaction. */
+	if (strcmp(status, "R") == 0 ||
+	    (strcmp(status, "N") == 0 && profile_set(s, "status", "R") == 0))
+		imap_ok(s, "NUT closed");
+	else
 		imap_no(s, "system error");
-		return;
-	}
-	imap_ok(s, "NUT closed");
 }
 
 void cmd_xtranscribe(struct imap_session *s, const struct imap_command *cmd)
@@ -236,5 +245,7 @@ void cmd_xtranscription_service(struct imap_session *s,
 		imap_no(s, "unknown command");
 		return;
 	}
-	imap_no(s, "transcription service not available");
+	/* CNS5's text for a service that cannot be reached: there is no
+	 * transcription engine yet. */
+	imap_no(s, "Transcription service unreachable");
 }

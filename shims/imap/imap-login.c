@@ -48,41 +48,88 @@ int imap_login_find(const struct imap_session *s, const char *user,
 	return 0;
 }
 
-static bool locked_out(const struct imap_session *s, const char *dir)
+/* "<count> <time of the last failure>", or 0 0 when unreadable. */
+static void read_failures(const char *dir, unsigned long long *count_r,
+			  unsigned long long *last_r)
 {
 	g_autofree char *text = NULL;
-	unsigned long long count, last;
 
-	if (s->config->login_failures_max == 0 ||
-	    mount_getxattr(dir, -1, FAILURES_XATTR, &text) < 0 ||
-	    sscanf(text, "%llu %llu", &count, &last) != 2)
-		return false;
+	*count_r = *last_r = 0;
+	if (mount_getxattr(dir, -1, FAILURES_XATTR, &text) < 0 ||
+	    sscanf(text, "%llu %llu", count_r, last_r) != 2)
+		*count_r = *last_r = 0;
+}
+
+int imap_login_attempt(const struct imap_session *s, const char *dir)
+{
+	unsigned long long count, last;
+	unsigned int max = s->config->login_failures_max;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-	return count >= s->config->login_failures_max &&
-	       now >= 0 && (unsigned long long)now < last + s->config->login_lockout;
+
+	if (max == 0)
+		return 0;
+	read_failures(dir, &count, &last);
+	if (count >= max) {
+		if ((unsigned long long)now < last + s->config->login_lockout)
+			return -EACCES;
+		/* The lockout is over: start counting afresh. */
+		mount_setxattr(dir, -1, FAILURES_XATTR, "0");
+	}
+	/* Counting the attempt before the password is checked, and checking
+	 * the count after, keeps parallel connections from all getting in
+	 * under the limit. */
+	int ret = mount_setxattr(dir, -1, FAILURES_XATTR, "+");
+	if (ret < 0)
+		return ret;
+	read_failures(dir, &count, &last);
+	return count > max ? -EACCES : 0;
+}
+
+void imap_login_attempt_succeeded(const struct imap_session *s,
+				  const char *dir)
+{
+	if (s->config->login_failures_max > 0 &&
+	    mount_setxattr(dir, -1, FAILURES_XATTR, "0") < 0)
+		syslog(LOG_WARNING, "cannot reset the failed-login count");
 }
 
 int imap_login_password(const struct imap_session *s, const char *user,
 			char **password_r)
 {
 	g_autofree char *dir = NULL;
+	char *password;
 	int ret = imap_login_find(s, user, &dir);
 
 	if (ret < 0)
 		return ret;
-	if (locked_out(s, dir))
-		return -EACCES;
-	return profile_get_at(dir, s->config->password_key, password_r);
+	ret = imap_login_attempt(s, dir);
+	if (ret < 0)
+		return ret;
+	ret = profile_get_at(dir, s->config->password_key, &password);
+	if (ret < 0)
+		return ret;
+	if (*password == '\0') {
+		/* No password set is no way in, not an empty one. */
+		g_free(password);
+		return -EPERM;
+	}
+	*password_r = password;
+	return 0;
 }
 
-void imap_login_failed(const struct imap_session *s, const char *user)
+void imap_login_failed(const struct imap_session *s)
 {
-	g_autofree char *dir = NULL;
-
-	if (imap_login_find(s, user, &dir) == 0 &&
-	    mount_setxattr(dir, -1, FAILURES_XATTR, "+") < 0)
-		syslog(LOG_WARNING, "cannot count a failed login");
 	g_usleep((gulong)s->config->login_failure_delay_ms * 1000);
+}
+
+const char *imap_login_loggable(const char *user, char buf[static 64])
+{
+	size_t i = 0;
+
+	for (; user != NULL && user[i] != '\0' && i < 63; i++)
+		buf[i] = g_ascii_isgraph(user[i]) ? user[i] : '?';
+	buf[i] = '\0';
+	return buf;
 }
 
 /* The spec's refusals, by the profile's provisioning status. */
@@ -180,13 +227,13 @@ bool imap_login_finish(struct imap_session *s, const char *user)
 	}
 	refusal = status_refusal(s, dir);
 	if (refusal != NULL) {
+		char name[64];
+		syslog(LOG_NOTICE, "login refused for %s: %s",
+		       imap_login_loggable(user, name), refusal);
 		imap_no(s, "%s", refusal);
 		return false;
 	}
-	g_autofree char *failures = NULL;
-	if (mount_getxattr(dir, -1, FAILURES_XATTR, &failures) == 0 &&
-	    failures[0] != '0')
-		mount_setxattr(dir, -1, FAILURES_XATTR, "0");
+	imap_login_attempt_succeeded(s, dir);
 	ret = take_session_slot(s, dir);
 	if (ret == -EUSERS) {
 		imap_no(s, "[INUSE] too many sessions for this mailbox");

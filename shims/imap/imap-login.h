@@ -13,13 +13,22 @@
  * path, -ENOENT for an unknown user, or -errno. */
 int imap_login_find(const struct imap_session *s, const char *user,
 		    char **dir_r);
-/* The password user must give (the profile key the config names).
- * Returns 0, -ENOENT for an unknown user, -EACCES while failed logins
- * lock the subscriber out, or -errno. */
+/* Counts one password attempt against the subscriber in dir before it is
+ * checked. Returns 0, -EACCES while failed attempts lock the subscriber
+ * out ([imap] login_failures_max, login_lockout), or -errno. */
+int imap_login_attempt(const struct imap_session *s, const char *dir);
+/* Takes back the count once an attempt proved right. */
+void imap_login_attempt_succeeded(const struct imap_session *s,
+				  const char *dir);
+/* The password user must give (the profile key the config names), the
+ * attempt counted. Returns 0, -ENOENT for an unknown user, -EACCES while
+ * locked out, -EPERM when no password is set, or -errno. */
 int imap_login_password(const struct imap_session *s, const char *user,
 			char **password_r);
-/* Counts a wrong password against user and waits the configured delay. */
-void imap_login_failed(const struct imap_session *s, const char *user);
+/* Waits the configured delay after a wrong password. */
+void imap_login_failed(const struct imap_session *s);
+/* user as it may appear in a log: printable ASCII, at most 63 bytes. */
+const char *imap_login_loggable(const char *user, char buf[static 64]);
 /* Completes a login whose password was right: refuses by status with
  * the spec's text, takes the session slot, drops privileges and enters
  * the authenticated state. On refusal sets the NO reply and returns

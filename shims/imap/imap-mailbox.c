@@ -61,7 +61,7 @@ static int parse_header_line(struct changes *c, const char *key,
 	uint64_t v;
 
 	if (strcmp(key, "vanished") == 0) {
-		if (imap_seqset_parse(value, &c->vanished) < 0)
+		if (c->vanished != NULL || imap_seqset_parse(value, &c->vanished) < 0)
 			return -EIO;
 		imap_seqset_normalize(c->vanished, G_MAXUINT32);
 		return 0;
@@ -98,15 +98,11 @@ static int parse_msg_line(struct changes *c, char *line)
 	msg.uid = (uint32_t)v;
 	if (parse_u64(modseq, &msg.modseq) < 0)
 		return -EIO;
-	if (flags != NULL && *flags != '\0') {
-		enum vvm_flags_op op;
-		const char *bad;
-		size_t bad_len;
-		if (vvm_flags_parse(flags, strlen(flags), &op, &msg.flags,
-				    &bad, &bad_len) < 0 ||
-		    op != VVM_FLAGS_REPLACE)
-			return -EIO;
-	}
+	/* Flags a later vvmfs may add are not this session's to show. */
+	char *save = NULL;
+	for (char *name = flags != NULL ? strtok_r(flags, " ", &save) : NULL;
+	     name != NULL; name = strtok_r(NULL, " ", &save))
+		msg.flags |= vvm_flag_from_name(name, strlen(name));
 	g_array_append_val(c->msgs, msg);
 	return 0;
 }
@@ -305,27 +301,41 @@ int imap_mailbox_sync(struct imap_session *s, bool allow_expunge)
 {
 	struct imap_mailbox *box = s->box;
 	struct changes c;
-	uint64_t modseq;
+	uint64_t modseq, validity;
 
-	/* One getxattr tells whether there is anything to read at all. */
+	/* Two getxattrs tell whether there is anything to read at all (a
+	 * re-created mailbox can be back at the same modseq). */
 	if (mount_getxattr_u64(box->dir, -1, "user.imap.highestmodseq",
-			       &modseq) == 0 && modseq == box->highestmodseq) {
+			       &modseq) == 0 && modseq == box->highestmodseq &&
+	    mount_getxattr_u64(box->dir, -1, "user.imap.uidvalidity",
+			       &validity) == 0 && validity == box->uidvalidity) {
 		if (allow_expunge)
 			imap_mailbox_flush_expunges(s, false);
 		return 0;
 	}
 	int ret = read_changes(box, box->highestmodseq, &c);
+	uint64_t uidvalidity = 0;
 
-	if (ret == -ENOENT || ret == -ENOTDIR) {
+	if (ret < 0)
+		ret = mount_getxattr_u64(box->dir, -1, "user.imap.uidvalidity",
+					 &uidvalidity) == -ENOENT ? -ENOENT : ret;
+	else
+		uidvalidity = c.uidvalidity;
+	if (ret == -ENOENT) {
 		/* The mailbox itself went away: all of it is expunged. */
 		for (guint i = 0; i < box->msgs->len; i++)
 			imap_mailbox_msg(box, i + 1)->expunged = true;
+	} else if (uidvalidity != 0 && uidvalidity != box->uidvalidity) {
+		/* Deleted and created again: nothing the client holds is
+		 * valid, and RFC 3501 has no way to say so but ending. */
+		changes_clear(&c);
+		imap_send(s, "* BYE mailbox was re-created; select it "
+			     "again\r\n");
+		s->state = IMAP_STATE_LOGOUT;
+		return 0;
 	} else if (ret < 0) {
 		changes_clear(&c);
 		return ret;
-	} else if (c.uidvalidity != box->uidvalidity) {
-		for (guint i = 0; i < box->msgs->len; i++)
-			imap_mailbox_msg(box, i + 1)->expunged = true;
 	} else {
 		/* Expunges first, so the FETCH and EXISTS that follow use
 		 * the sequence numbers the client is left with. */

@@ -10,12 +10,29 @@
 #include "imap-mailbox.h"
 #include "shim-io.h"
 
+/* Invalid commands a client may send before login. */
+#define MAX_BAD_BEFORE_LOGIN 10
+
 static int timeout_ms(const struct imap_session *s)
 {
-	unsigned int seconds = s->state == IMAP_STATE_NOT_AUTH ?
-		s->config->login_timeout : s->config->idle_timeout;
-
+	if (s->state == IMAP_STATE_NOT_AUTH && s->config->login_timeout > 0) {
+		gint64 left = s->login_deadline - g_get_monotonic_time();
+		return (int)MAX(0, MIN(left / 1000, G_MAXINT));
+	}
+	unsigned int seconds = s->config->idle_timeout;
 	return seconds == 0 ? -1 : (int)MIN(seconds, G_MAXINT / 1000) * 1000;
+}
+
+/* Counts a failed command before login; false once the client has had
+ * enough. */
+static bool tolerate_bad(struct imap_session *s)
+{
+	if (s->state != IMAP_STATE_NOT_AUTH ||
+	    ++s->bad_commands < MAX_BAD_BEFORE_LOGIN)
+		return true;
+	imap_send(s, "* BYE Too many invalid commands\r\n");
+	s->state = IMAP_STATE_LOGOUT;
+	return false;
 }
 
 void imap_reply(struct imap_session *s, enum imap_reply_kind kind,
@@ -58,26 +75,43 @@ bool imap_flush(struct imap_session *s)
 	return shim_io_flush(s->io) == 0;
 }
 
+static void append_string(GString *out, const char *str, size_t len,
+			  bool bare_ok)
+{
+	bool bare = bare_ok && len > 0, quotable = len < 1024;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)str[i];
+		bare = bare && c < 0x80 && imap_is_astring_char(c);
+		quotable = quotable && c >= 0x20 && c < 0x7f;
+	}
+	if (bare) {
+		g_string_append_len(out, str, len);
+	} else if (quotable) {
+		g_string_append_c(out, '"');
+		for (size_t i = 0; i < len; i++) {
+			if (str[i] == '"' || str[i] == '\\')
+				g_string_append_c(out, '\\');
+			g_string_append_c(out, str[i]);
+		}
+		g_string_append_c(out, '"');
+	} else {
+		g_string_append_printf(out, "{%zu}\r\n", len);
+		g_string_append_len(out, str, len);
+	}
+}
+
 void imap_send_string(struct imap_session *s, const char *str, size_t len)
 {
-	bool quotable = len < 1024;
+	g_autoptr(GString) out = g_string_sized_new(len + 8);
 
-	for (size_t i = 0; quotable && i < len; i++) {
-		unsigned char c = (unsigned char)str[i];
-		quotable = c >= 0x20 && c < 0x7f;
-	}
-	if (!quotable) {
-		imap_send(s, "{%zu}\r\n", len);
-		imap_send_data(s, str, len);
-		return;
-	}
-	imap_send_data(s, "\"", 1);
-	for (size_t i = 0; i < len; i++) {
-		if (str[i] == '"' || str[i] == '\\')
-			imap_send_data(s, "\\", 1);
-		imap_send_data(s, &str[i], 1);
-	}
-	imap_send_data(s, "\"", 1);
+	append_string(out, str, len, false);
+	imap_send_data(s, out->str, out->len);
+}
+
+void imap_append_astring(GString *out, const char *str)
+{
+	append_string(out, str, strlen(str), true);
 }
 
 char *imap_path(const struct imap_session *s, const char *rel)
@@ -88,7 +122,10 @@ char *imap_path(const struct imap_session *s, const char *rel)
 /* Fills the input buffer; false when the session must end. */
 static bool fill_input(struct imap_session *s, int timeout)
 {
-	ssize_t n = shim_io_fill(s->io, timeout);
+	bool late = s->state == IMAP_STATE_NOT_AUTH &&
+		    s->config->login_timeout > 0 &&
+		    g_get_monotonic_time() >= s->login_deadline;
+	ssize_t n = late ? -ETIMEDOUT : shim_io_fill(s->io, timeout);
 
 	if (n > 0)
 		return true;
@@ -227,10 +264,20 @@ static bool serve_input(struct imap_session *s)
 			break;
 		case IMAP_PARSE_ERROR:
 			bad_syntax(s);
+			tolerate_bad(s);
 			break;
-		case IMAP_PARSE_DONE:
-			run_command(s, imap_parser_command(s->parser));
+		case IMAP_PARSE_DONE: {
+			const struct imap_command *cmd =
+				imap_parser_command(s->parser);
+			bool known = imap_command_find(cmd->name) != NULL;
+			run_command(s, cmd);
+			/* Before login a refused LOGIN or AUTHENTICATE counts
+			 * too: guesses go to a new connection each few. */
+			if (s->reply == IMAP_REPLY_BAD ||
+			    s->reply == IMAP_REPLY_NO || !known)
+				tolerate_bad(s);
 			break;
+		}
 		}
 	}
 	return true;
@@ -257,6 +304,8 @@ int imap_session_run(const struct imap_config *config, struct shim_io *io,
 		.state = IMAP_STATE_NOT_AUTH, .reply_text = g_string_new(NULL),
 	};
 
+	s.login_deadline = g_get_monotonic_time() +
+			   (gint64)config->login_timeout * G_USEC_PER_SEC;
 	imap_parser_limits_preauth(&limits);
 	s.parser = imap_parser_create(&limits);
 	g_autofree char *caps = imap_capabilities(&s);

@@ -41,6 +41,10 @@ struct imap_session {
 	char *msisdn;
 	char *root;
 	int session_fd;            /* holds the .sessions/imap slot */
+	/* Before login: the end of the time allowed, however busy the
+	 * client keeps the connection, and the invalid commands so far. */
+	gint64 login_deadline;
+	unsigned int bad_commands;
 
 	struct imap_mailbox *box;  /* while selected */
 
@@ -79,6 +83,9 @@ int imap_read_line(struct imap_session *s, int timeout_ms,
 
 /* Writes an IMAP string: quoted when it can be, else a literal. */
 void imap_send_string(struct imap_session *s, const char *str, size_t len);
+/* Appends str as an astring: bare when every byte is an ASTRING-CHAR,
+ * else quoted, else a literal. */
+void imap_append_astring(GString *out, const char *str);
 
 /* The path of rel inside the subscriber's directory; a new string. */
 char *imap_path(const struct imap_session *s, const char *rel);

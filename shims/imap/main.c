@@ -73,7 +73,8 @@ int main(int argc, char **argv)
 		printf("vvm-imapd %s\n", VVM_VERSION);
 		return 0;
 	}
-	openlog("vvm-imapd", LOG_PID, LOG_MAIL);
+	/* Connected now: after the chroot there is no /dev/log to connect to. */
+	openlog("vvm-imapd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	/* A client that disappears must not kill us mid-commit. */
 	signal(SIGPIPE, SIG_IGN);
 	if (imap_config_load(opts.config_file, &config, &error) < 0) {

@@ -310,3 +310,106 @@ def test_secrets_never_logged(imapd):
         (imapd.root / "imapd.log").exists() else ""
     for secret in (PASSWORD, "9051", "4826"):
         assert secret not in log
+
+
+def test_expunge_uses_the_flags_in_the_store(two_sessions):
+    server, a, b = two_sessions
+    a.command("d", "STORE 1:2 +FLAGS.SILENT (\\Deleted)")
+    b.command("n", "NOOP")
+    # A takes \Deleted off message 1 after B saw it set.
+    a.command("u", "STORE 1 -FLAGS.SILENT (\\Deleted)")
+    lines, tagged = b.command("e", "EXPUNGE")
+    assert tagged == "e OK EXPUNGE completed"
+    assert "* 2 EXPUNGE" in lines and "* 1 EXPUNGE" not in lines, lines
+    assert sorted(os.listdir(server.inbox)) == ["1.eml", "3.eml"]
+
+
+def test_store_flags_without_parentheses(imapd):
+    fill(imapd, 1)
+    raw = Raw(imapd.port)
+    raw.login()
+    raw.command("s", "SELECT INBOX")
+    lines, tagged = raw.command("a", "STORE 1 +FLAGS \\Seen \\Deleted")
+    assert lines == ["* 1 FETCH (FLAGS (\\Deleted \\Seen))"], (lines, tagged)
+
+
+def test_fetch_of_a_vanished_message_stays_well_formed(two_sessions):
+    server, a, b = two_sessions
+    os.unlink(server.inbox / "2.eml")
+    lines, tagged = a.command("f", "FETCH 1:3 (FLAGS ENVELOPE)")
+    assert tagged.startswith("f NO [EXPUNGEISSUED]"), tagged
+    assert [l.split(" (")[0] for l in lines] == ["* 1 FETCH", "* 3 FETCH"]
+    assert all(l.endswith(")") and " )" not in l for l in lines), lines
+    # A UID command is told of the expunge and is not held up by it.
+    lines, tagged = a.command("g", "UID FETCH 1:* (FLAGS)")
+    assert tagged == "g OK FETCH completed"
+    assert lines[0] == "* 2 EXPUNGE", lines
+
+
+def test_search_fields_and_dates(imapd):
+    deposit(imapd.inbox, voice_message(
+        1, date="22 Nov 26 10:00:00 +0000 (UTC, really)",
+        extra_headers="X-A: one\r\nX-A: alpha\r\n beta\r\n"))
+    im = imapd.connect()
+    im.select("INBOX")
+
+    def search(*criteria):
+        typ, data = im.uid("SEARCH", *criteria)
+        assert typ == "OK", data
+        return [int(u) for u in data[0].split()]
+    assert search("SENTON", "22-Nov-2026") == [1]
+    assert search("SENTBEFORE", "1-Jan-1990") == []
+    assert search("HEADER", "X-A", '"alpha beta"') == [1]
+    assert search("HEADER", "X-A", '"x-a"') == []
+    assert search("HEADER", "X-A", '":"') == []
+    typ, data = im.fetch("1", '(BODY.PEEK[HEADER.FIELDS ("X)A" X-A)])')
+    assert typ == "OK"
+    assert b'BODY[HEADER.FIELDS ("X)A" X-A)]' in data[0][0], data
+    im.logout()
+
+
+def test_login_deadline_and_invalid_commands(make_imapd):
+    server = make_imapd(imap={"login_timeout": "2"})
+    raw = Raw(server.port)
+    started = time.monotonic()
+    with pytest.raises(EOFError):
+        while time.monotonic() - started < 10:
+            raw.command("n", "NOOP")
+            time.sleep(0.3)
+    assert time.monotonic() - started < 4
+    raw = Raw(server.port)
+    raw.send("".join("b%d FROB\r\n" % i for i in range(12)))
+    lines = []
+    with pytest.raises(EOFError):
+        while True:
+            lines.append(raw.line())
+    assert lines[-1] == "* BYE Too many invalid commands", lines
+    assert len(lines) == 11
+
+
+def test_list_wildcards_are_linear(imapd):
+    raw = Raw(imapd.port)
+    raw.login()
+    started = time.monotonic()
+    lines, tagged = raw.command("l", 'LIST "" "%s"' % ("%*" * 2000 + "q"))
+    assert tagged == "l OK LIST completed" and lines == []
+    assert time.monotonic() - started < 5
+
+
+def test_recreated_mailbox_ends_the_session(imapd):
+    saved = imapd.sub / "Saved"
+    saved.mkdir()
+    deposit(saved, voice_message(1))
+    raw = Raw(imapd.port)
+    raw.login()
+    raw.command("s", "SELECT Saved")
+    os.unlink(saved / "1.eml")
+    saved.rmdir()
+    saved.mkdir()
+    deposit(saved, voice_message(2))
+    raw.send("n NOOP\r\n")
+    lines = []
+    with pytest.raises(EOFError):
+        while True:
+            lines.append(raw.line())
+    assert "* BYE mailbox was re-created; select it again" in lines, lines

@@ -228,7 +228,7 @@ def test_tui_password_login(make_imapd):
     ("XTRANSCRIBE UID=99", "NO invalid UID"),
     ("XTRANSCRIBE", "NO unknown command"),
     ("XTRANSCRIPTION_SERVICE STATE=START EXP_DATE=2027-01-25 "
-     "SUB_DURATION=12", "NO transcription service not available"),
+     "SUB_DURATION=12", "NO Transcription service unreachable"),
     ("XTRANSCRIPTION_SERVICE STATE=MAYBE", "NO unknown command"),
     ("XTRANSCRIPTION_SERVICE STATE=STOP SUB_DURATION=25",
      "NO unknown command"),
@@ -358,7 +358,16 @@ def test_metadata(imapd):
     assert tagged == "g BAD GETMETADATA command not allowed"
     _, tagged = raw.command("h", 'SETMETADATA "" '
                                  '(/private/VVM/GreetingTypesAllowed "x")')
-    assert tagged.startswith("h NO")
+    assert tagged == "h BAD invalid parameter"
+    _, tagged = raw.command("i", 'SETMETADATA "" (/private/VVM/Accept '
+                                 'audio/amr)')
+    assert tagged == "i BAD invalid parameter", "a value is a string"
+    _, tagged = raw.command("j", 'SETMETADATA "" (/private/VVM/Accept '
+                                 '"audio/amr; codec=\\"x\\"")')
+    assert tagged == "j OK SETMETADATA complete"
+    lines, _ = raw.command("k", 'GETMETADATA "" /private/VVM/Accept')
+    assert lines == ['* METADATA "" (/private/VVM/Accept '
+                     '"audio/amr; codec=\\"x\\"")'], lines
 
 
 def test_quota_resources(imapd):
@@ -396,3 +405,36 @@ def test_unsupported_commands(imapd):
     for cmd in ("COPY 1 Greetings", "MOVE 1 Greetings", "UID COPY 1 x"):
         _, tagged = raw.command("b", cmd)
         assert tagged == "b NO command not allowed", cmd
+
+
+def test_empty_password_never_logs_in(imapd):
+    open(imapd.sub / "profile" / "imap_password", "w").close()
+    raw = Raw(imapd.port)
+    _, tagged = raw.command("a", 'LOGIN %s ""' % MSISDN)
+    assert tagged == "a NO invalid password"
+    assert digest_login(raw, password="", tag="b") == "b NO invalid password"
+
+
+@pytest.mark.parametrize("status", ["B", "P"])
+def test_close_nut_does_not_undo_a_block(imapd, status):
+    raw = Raw(imapd.port)
+    raw.login()
+    (imapd.sub / "profile" / "status").write_text(status)
+    _, tagged = raw.command("n", "XCLOSE_NUT")
+    assert tagged == "n NO system error"
+    assert (imapd.sub / "profile" / "status").read_text() == status + "\n"
+
+
+def test_tui_password_guesses_are_counted(make_imapd):
+    server = make_imapd(imap={"login_failures_max": "3",
+                              "login_lockout": "300"})
+    raw = Raw(server.port)
+    raw.login()
+    for _ in range(3):
+        _, tagged = raw.command("p", "XCHANGE_TUI_PWD PWD=5937 OLD_PWD=0000")
+        assert tagged == "p NO old password mismatch"
+    _, tagged = raw.command("p", "XCHANGE_TUI_PWD PWD=5937 OLD_PWD=%s" % PIN)
+    assert tagged == "p NO system error", "locked out, even when right"
+    assert (server.sub / "profile" / "tui_password").read_text() == PIN + "\n"
+    assert os.getxattr(server.sub, "user.vvm.login_failures").split()[0] \
+        == b"3"

@@ -281,18 +281,19 @@ static gpointer slow_reader(gpointer data)
 {
 	int fd = GPOINTER_TO_INT(data);
 	gsize total = 0;
-	char buf[32 * 1024];
+	char buf[64 * 1024];
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		total += (gsize)n;
-		g_usleep(30 * 1000);
+		g_usleep(100 * 1000);
 	}
 	return GSIZE_TO_POINTER(total);
 }
 
 /* The write timeout is for a peer that stopped, not for a slow one: this
- * one takes about a second for what it is given 300 ms at a time. */
+ * one takes more than a second and a half for what it is given 800 ms at a
+ * time, reading every 100 ms (wide margins: the machines are noisy). */
 static void test_slow_reader(void)
 {
 	char *block = g_malloc0(1024 * 1024);
@@ -302,7 +303,7 @@ static void test_slow_reader(void)
 
 	pair_open(sv);
 	io = shim_io_create(sv[0], sv[0]);
-	shim_io_set_write_timeout(io, 300);
+	shim_io_set_write_timeout(io, 800);
 	reader = g_thread_new("reader", slow_reader, GINT_TO_POINTER(sv[1]));
 	shim_io_write(io, block, 1024 * 1024);
 	g_assert_cmpint(shim_io_flush(io), ==, 0);
