@@ -34,7 +34,8 @@ from conftest import MSISDN, VVMADM, deposit, voice_message
 from imapd import PASSWORD, PIN, Raw, make_imapd  # noqa: F401
 from vvmtest import message_path, message_uids
 
-SEED = int(os.environ.get("VVM_FUZZ_SEED", "20261122"))
+# Seed 4 reaches an EXPUNGE and a LOGOUT among its 400 commands.
+SEED = int(os.environ.get("VVM_FUZZ_SEED", "4"))
 TRACE = os.environ.get("VVM_FUZZ_TRACE")     # a file to log every command
 COMMANDS = int(os.environ.get("VVM_FUZZ_COMMANDS", "400"))
 TIME_BUDGET = 60            # seconds for the commands
@@ -44,7 +45,9 @@ MESSAGES = 8
 
 RESPONSE = re.compile(rb"^(\*|\+|[^ ]+ (OK|NO|BAD))( |$)")
 LITERAL_AT_END = re.compile(rb"~?\{(\d+)\}$")
-CLIENT_LITERAL = re.compile(rb"~?\{(\d+)(\+?)\}\r\n")
+# The shim takes a bare LF for CRLF, and its error recovery takes "}\r\r\n"
+# as the end of an announcement too.
+CLIENT_LITERAL = re.compile(rb"~?\{(\d+)(\+?)\}\r*\n")
 AUTH_LITERAL_MAX = 32 << 20     # imap_parser_limits_auth()
 HUGE = [b"0", b"4294967295", b"4294967296", b"18446744073709551616",
         b"99999999999999999999", b"99999999", b"-1"]
@@ -62,8 +65,10 @@ class Grammar:
         return self.r.choice(choices)
 
     def num(self):
-        return self.pick("1", "2", "3", "5", "8", "9", "0", "*", "4294967295",
-                         "4294967296", str(self.r.randint(1, 12)))
+        if self.r.random() < 0.85:
+            return self.pick("*", str(self.r.randint(1, MESSAGES)))
+        return self.pick("0", "4294967295", "4294967296",
+                         str(self.r.randint(MESSAGES + 1, 30)))
 
     def seqset(self):
         parts = []
@@ -80,6 +85,8 @@ class Grammar:
         part = ".".join(str(self.r.randint(0, 4))
                         for _ in range(self.r.randint(1, 4)))
         s = self.pick("", "HEADER", "TEXT", "1", "2", "1.MIME", "2.MIME",
+                      "", "HEADER", "TEXT", "1", "2", "1.MIME", "2.MIME",
+                      "HEADER.FIELDS (SUBJECT)", "HEADER.FIELDS (Date To)",
                       "2.HEADER", "1.TEXT", part, part + ".MIME",
                       "HEADER.FIELDS (FROM SUBJECT)",
                       "HEADER.FIELDS.NOT (DATE TO)",
@@ -94,8 +101,8 @@ class Grammar:
                                              "4294967295", "99999999999"),
                                    self.pick("0", "1", "20", "100000",
                                              "4294967295"))
-        peek = self.pick("BODY.PEEK", "BODY.PEEK", "BODY", "BINARY.PEEK",
-                         "BINARY.SIZE")
+        peek = self.pick("BODY.PEEK", "BODY.PEEK", "BODY.PEEK", "BODY",
+                         "BODY", "BINARY.PEEK", "BINARY.SIZE")
         return "%s[%s]%s" % (peek, s, partial)
 
     def fetch_att(self):
@@ -292,9 +299,12 @@ class Grammar:
             return self.pick("SELECT INBOX", "SELECT INBOX", "EXAMINE INBOX",
                              "SELECT Greetings", "SELECT " + self.astring(),
                              "EXAMINE " + self.astring()), False
-        if r < 0.89:
+        if r < 0.885:
             return self.pick("EXPUNGE", "UID EXPUNGE " + self.seqset(),
                              "CLOSE", "UNSELECT", "CHECK"), False
+        if r < 0.89:
+            return "UID STORE %d +FLAGS.SILENT (\\Deleted)" % \
+                self.r.randint(1, MESSAGES), False
         return self.pick(
             "NOOP", "CAPABILITY", "NAMESPACE", "ENABLE CONDSTORE",
             "ENABLE", "ID NIL", "ID (\"name\" \"fuzz\")", "GETQUOTA \"\"",
@@ -370,7 +380,7 @@ def literal_plan(data):
             pos = m.end()
             continue
         pos = m.end() + size
-        if pos > len(data):
+        if pos >= len(data):    # the literal must be followed by a CRLF
             data += b"x" * (pos - len(data)) + b"\r\n"
     chunks.append(data[start:])
     return chunks, skips
@@ -392,8 +402,8 @@ class Session:
         self.raw = Raw(server.port)
         assert self.raw.greeting.startswith("* OK"), self.raw.greeting
         self.raw.login()
-        self.selected = None
-        self.bodies = []         # literal data seen in the last reply
+        self.bodies = []
+        self.last = None         # literal data seen in the last reply
 
     def _line(self):
         raw = self.raw
@@ -409,7 +419,8 @@ class Session:
         return line
 
     def response(self, timeout):
-        """One response, its literals replaced by their sizes."""
+        """One response, each literal in it replaced by "<data>" (the data
+        goes to self.bodies)."""
         self.raw.sock.settimeout(timeout)
         line = seg = self._line()
         while True:
@@ -440,6 +451,7 @@ class Session:
         shim did not answer a mutant (or, if patient, anything) in time.
         Raises Closed."""
         self.bodies = []
+        self.last = None
         tagb = tag.encode()
         timeout = MUTANT_TIMEOUT if mutant or patient else REPLY_TIMEOUT
         self.send(chunks[0])
@@ -466,6 +478,7 @@ class Session:
                                          b"".join(chunks)[:300])
                 continue
             if line.startswith(tagb + b" "):
+                self.last = line
                 return line.split(b" ")[1]
             if mutant and line.startswith(b"* BAD"):
                 return b"*BAD"
@@ -477,18 +490,16 @@ class Session:
         self.raw.close()
 
 
-def check_exited(server, keep_last=False):
-    """Every shim but the current one has exited, with status 0."""
-    procs = server.inetd.procs[:-1] if keep_last else server.inetd.procs
-    for proc in procs:
+def check_exited(server):
+    """Every shim started so far has exited, with status 0."""
+    for proc in server.inetd.procs:
         rc = proc.wait(timeout=20)
         assert rc == 0, "a vvm-imapd exited %d: %s" % (
             rc, server.inetd.log.read_text(errors="replace")[-3000:])
 
 
 def test_authenticated_abuse(make_imapd):
-    server = make_imapd(sms={"languages": "eng|fre"},
-                        imap={"idle_poll_ms": "50"})
+    server = make_imapd(imap={"idle_poll_ms": "50"})
     for i in range(MESSAGES):
         deposit(server.inbox, voice_message(
             i, audio=b"#!AMR\n" + bytes([i]) * (200 + 97 * i)))
@@ -516,9 +527,8 @@ def test_authenticated_abuse(make_imapd):
         if mutant:
             body = mutate(rng, body)
             stats["mutants"] += 1
-        data = tag.encode() + b" " + body
-        if not data.endswith(b"\r\n"):
-            data += b"\r\n"
+        # An APPEND literal ends the line too: the CRLF is always added.
+        data = tag.encode() + b" " + body + b"\r\n"
         chunks, skips = literal_plan(data)
         done = b"DONE"
         if idle and mutant:
@@ -543,6 +553,9 @@ def test_authenticated_abuse(make_imapd):
         except Closed:
             stats["closes"] += 1
             status = b"closed"
+        if trace is not None:
+            trace.write(b"  -> %r\n" % session.last)
+            trace.flush()
         if status is None:
             stats["stalls"] += 1
         elif status == b"*BAD":
@@ -558,7 +571,16 @@ def test_authenticated_abuse(make_imapd):
             session = Session(server, log)
             _, tagged = session.raw.command("s%d" % n, "SELECT INBOX")
             assert tagged.startswith("s%d OK" % n), tagged
+        elif re.match(rb"(?i)(SELECT|EXAMINE|CLOSE|UNSELECT)", body) and \
+                rng.random() < 0.8:
+            # Back to INBOX, most of the time, for the commands that need
+            # a selected mailbox.
+            assert session.run("s%d" % n, [b"s%d SELECT INBOX\r\n" % n],
+                               patient=mutant) in (b"OK", None), \
+                "SELECT INBOX after %r: %r" % (data[:200], session.last)
 
+    if trace is not None:
+        trace.close()
     # Every command had its answer, well within the budget.
     assert n == COMMANDS, "only %d commands in %d s: %r" % (
         n, TIME_BUDGET, stats)
