@@ -405,10 +405,6 @@ void imap_fetch(struct imap_session *s, const struct imap_command *cmd,
 			gone = true;
 		else if (ret < 0)
 			failed = true;
-		if (!imap_flush(s)) {
-			s->state = IMAP_STATE_LOGOUT;
-			return;
-		}
 	}
 	if (failed)
 		imap_no(s, "application error");

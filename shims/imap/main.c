@@ -2,6 +2,8 @@
  * inetd way (xinetd, inetd, systemd Accept=yes, systemd-socket-activate
  * --inetd) with the socket on stdin and stdout. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,10 @@ int main(int argc, char **argv)
 		printf("* BYE application error\r\n");
 		goto out;
 	}
+	/* Responses are written whole and flushed once per command: Nagle's
+	 * algorithm would only hold the last segment back for an ACK. */
+	int one = 1;
+	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct shim_io *io = shim_io_create(0, 1);
 	struct shim_tls *tls = NULL;
 	/* STARTTLS loads its certificate when a client asks for it; a
