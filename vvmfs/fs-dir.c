@@ -94,14 +94,19 @@ static int lookup_mailbox(struct vvmfs *fs, uint32_t mbox_id,
 	return 0;
 }
 
+/* "<N>" is the change feed since N; "<N>.full" the same with what IMAP
+ * FETCH needs of each message (docs/fs-layout.md). */
 static int lookup_changes(struct vvmfs *fs, uint32_t mbox_id,
 			  const char *name, fuse_ino_t *ino_r)
 {
+	size_t len = strlen(name);
+	bool full = len > 5 && strcmp(name + len - 5, ".full") == 0;
+	g_autofree char *number = g_strndup(name, full ? len - 5 : len);
 	uint64_t since;
 
-	if (!fs_parse_number(name, &since))
+	if (!fs_parse_number(number, &since))
 		return -ENOENT;
-	*ino_r = dyn_changes_create(fs, mbox_id, since)->ino;
+	*ino_r = dyn_changes_create(fs, mbox_id, since, full)->ino;
 	return 0;
 }
 

@@ -118,13 +118,14 @@ out:
 }
 
 struct dyn_node *dyn_changes_create(struct vvmfs *fs, uint32_t mbox_id,
-				    uint64_t since)
+				    uint64_t since, bool full)
 {
 	struct dyn_node *node;
 
 	g_mutex_lock(&fs->dyn_lock);
 	node = dyn_add(fs, DYN_CHANGES, mbox_id);
 	node->since = since;
+	node->full = full;
 	g_mutex_unlock(&fs->dyn_lock);
 	return node;
 }

@@ -171,7 +171,7 @@ static int open_changes(struct vvmfs *fs, fuse_ino_t ino,
 	if (wants_write(fi))
 		return -EACCES;
 	text = g_string_sized_new(4096);
-	ret = ms_changes(fs->ms, node->mbox_id, node->since, text);
+	ret = ms_changes(fs->ms, node->mbox_id, node->since, node->full, text);
 	if (ret < 0) {
 		g_string_free(text, TRUE);
 		return ret;

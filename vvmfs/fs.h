@@ -96,6 +96,7 @@ struct dyn_node {
 	enum dyn_type type;
 	uint32_t mbox_id;
 	uint64_t since;          /* DYN_CHANGES */
+	bool full;               /* DYN_CHANGES: <since>.full, with the index */
 	struct pending *pending; /* DYN_PENDING */
 };
 
@@ -164,7 +165,7 @@ bool fs_parse_number(const char *name, uint64_t *value_r);
 struct dyn_node *dyn_pending_create(struct vvmfs *fs, uint32_t mbox_id,
 				    const char *name);
 struct dyn_node *dyn_changes_create(struct vvmfs *fs, uint32_t mbox_id,
-				    uint64_t since);
+				    uint64_t since, bool full);
 /* Looks up and takes a lookup reference (for a lookup reply). */
 struct dyn_node *dyn_pending_lookup(struct vvmfs *fs, uint32_t mbox_id,
 				    const char *name);

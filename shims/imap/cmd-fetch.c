@@ -170,7 +170,7 @@ static int send_body_item(struct fetch_ctx *ctx, struct msgfile *mf,
 	g_autofree char *full_name = NULL;
 	int ret = resolve_section(mf, att, &range, &filtered);
 
-	if (ret == -ENOENT && mf->fd >= 0) {
+	if (ret == -ENOENT && (mf->fd >= 0 || mf->summary != NULL)) {
 		/* The message is there but has no such part. */
 		g_string_append_printf(item(ctx), "%s NIL", name);
 		return 0;
@@ -316,8 +316,10 @@ static int fetch_one(struct fetch_ctx *ctx, uint32_t seq)
 	int ret = 0;
 
 	msgfile_init(&mf, s->box, msg->uid);
-	if (needs_file(ctx->atts))
+	if (needs_file(ctx->atts)) {
+		msgfile_use_summary(&mf, s->box, msg->uid);
 		ret = msgfile_size(&mf, &size);
+	}
 	if (ret == 0 && ctx->set_seen)
 		mark_seen(ctx, seq);
 	g_string_printf(ctx->line, "* %u FETCH (", seq);

@@ -302,6 +302,7 @@ void imap_search(struct imap_session *s, const struct imap_arg *args)
 		if (m.msg->expunged)
 			continue;
 		msgfile_init(&m.mf, s->box, m.msg->uid);
+		msgfile_use_summary(&m.mf, s->box, m.msg->uid);
 		if (all_match(&m, search->keys))
 			imap_send(s, " %u", s->uid_command ? m.msg->uid : seq);
 		failed = failed || (m.error < 0 && m.error != -ENOENT);

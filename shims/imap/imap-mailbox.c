@@ -1,6 +1,7 @@
 #include "imap-mailbox.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,12 +172,104 @@ int imap_mailbox_open(struct imap_session *s, const char *name,
 	return 0;
 }
 
+static void summary_free(gpointer data)
+{
+	struct msg_summary *sum = data;
+
+	g_free(sum->envelope);
+	g_free(sum->bodystructure);
+	g_free(sum->body);
+	g_free(sum->sections);
+	g_free(sum->header);
+	g_free(sum);
+}
+
+/* Reads "+ <size> <date> <lengths...>\n<bytes>\n" after a message line. */
+static const char *parse_summary(const char *p, const char *end,
+				 struct msg_summary **sum_r)
+{
+	unsigned long long size, lens[5];
+	long long date;
+	int used = 0;
+
+	if (sscanf(p, "+ %llu %lld %llu %llu %llu %llu %llu\n%n", &size,
+		   &date, &lens[0], &lens[1], &lens[2], &lens[3], &lens[4],
+		   &used) != 7 || used == 0)
+		return NULL;
+	p += used;
+	unsigned long long total = 1;
+	for (int i = 0; i < 5; i++)
+		total += lens[i];
+	if ((unsigned long long)(end - p) < total || p[total - 1] != '\n')
+		return NULL;
+	struct msg_summary *sum = g_new0(struct msg_summary, 1);
+	char **fields[] = { &sum->envelope, &sum->bodystructure, &sum->body,
+			    &sum->sections, &sum->header };
+	for (int i = 0; i < 5; i++) {
+		*fields[i] = g_strndup(p, lens[i]);
+		p += lens[i];
+	}
+	sum->size = size;
+	sum->internaldate = date;
+	sum->header_len = lens[4];
+	*sum_r = sum;
+	return p + 1;
+}
+
+static void load_summaries(struct imap_mailbox *box)
+{
+	g_autofree char *path = g_strdup_printf("%s/.changes/0.full", box->dir);
+	g_autofree char *text = NULL;
+	size_t len;
+	uint32_t uid = 0;
+
+	g_clear_pointer(&box->summaries, g_hash_table_unref);
+	box->summaries = g_hash_table_new_full(NULL, NULL, NULL, summary_free);
+	box->summaries_modseq = box->highestmodseq;
+	if (mount_read_file(path, CHANGES_MAX, &text, &len) < 0)
+		return;
+	const char *p = text, *end = text + len;
+	while (p != NULL && p < end) {
+		struct msg_summary *sum;
+		if (*p == '+') {
+			p = parse_summary(p, end, &sum);
+			if (p != NULL && uid != 0)
+				g_hash_table_replace(box->summaries,
+						     GUINT_TO_POINTER(uid), sum);
+			else if (p != NULL)
+				summary_free(sum);
+			uid = 0;
+			continue;
+		}
+		uid = g_ascii_isdigit(*p) ? (uint32_t)strtoul(p, NULL, 10) : 0;
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (p != NULL)
+			p++;
+	}
+}
+
+const struct msg_summary *imap_mailbox_summary(struct imap_mailbox *box,
+					       uint32_t uid)
+{
+	struct msg_summary *sum = NULL;
+
+	if (box->summaries != NULL)
+		sum = g_hash_table_lookup(box->summaries, GUINT_TO_POINTER(uid));
+	if (sum == NULL && (box->summaries == NULL ||
+			    box->summaries_modseq < box->highestmodseq)) {
+		load_summaries(box);
+		sum = g_hash_table_lookup(box->summaries, GUINT_TO_POINTER(uid));
+	}
+	return sum;
+}
+
 void imap_mailbox_close(struct imap_mailbox **boxp)
 {
 	struct imap_mailbox *box = *boxp;
 
 	if (box == NULL)
 		return;
+	g_clear_pointer(&box->summaries, g_hash_table_unref);
 	g_free(box->name);
 	g_free(box->dir);
 	if (box->msgs != NULL)

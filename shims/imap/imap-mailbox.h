@@ -20,6 +20,19 @@ struct imap_msg {
 	bool expunged;
 };
 
+/* What FETCH needs of a message without opening it, from the mailbox's
+ * .changes/0.full. */
+struct msg_summary {
+	uint64_t size;
+	int64_t internaldate;
+	char *envelope;
+	char *bodystructure;
+	char *body;
+	char *sections;
+	char *header;        /* the top-level header block, from offset 0 */
+	size_t header_len;
+};
+
 struct imap_mailbox {
 	char *name;          /* as the client sees it: "INBOX", "Greetings" */
 	char *dir;           /* its path on the mount */
@@ -32,6 +45,10 @@ struct imap_mailbox {
 	/* Messages with UIDs from here on arrived during this session and
 	 * are \Recent to it. */
 	uint32_t recent_floor;
+	/* uid -> struct msg_summary, read at the first FETCH that needs it
+	 * and again once the mailbox has moved on. */
+	GHashTable *summaries;
+	uint64_t summaries_modseq;
 };
 
 /* The directory name on the mount of the IMAP mailbox name: INBOX in any
@@ -67,6 +84,11 @@ static inline struct imap_msg *imap_mailbox_msg(struct imap_mailbox *box,
 
 /* The sequence number of uid, or 0 when it is not in the map. */
 uint32_t imap_mailbox_seq(const struct imap_mailbox *box, uint32_t uid);
+
+/* The summary of uid, reading the mailbox's if it is older than what the
+ * session knows; NULL when there is none (the caller opens the file). */
+const struct msg_summary *imap_mailbox_summary(struct imap_mailbox *box,
+					       uint32_t uid);
 
 /* The path of a message's file; a new string. */
 char *imap_mailbox_msg_path(const struct imap_mailbox *box, uint32_t uid);

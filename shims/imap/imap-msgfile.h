@@ -15,8 +15,13 @@ struct msg_range {
 	uint64_t length;
 };
 
+struct msg_summary;
+
 struct msgfile {
 	char *path;
+	/* When set, size, the index and the header come from here and the
+	 * file is opened only for other bytes. */
+	const struct msg_summary *summary;
 	int fd;                 /* -1 until first needed */
 	int64_t size;           /* -1 until stat'ed */
 	char *sections;         /* user.imap.sections, lazily */
@@ -24,6 +29,9 @@ struct msgfile {
 
 void msgfile_init(struct msgfile *mf, const struct imap_mailbox *box,
 		  uint32_t uid);
+/* Lets the message be served from box's summary, read if need be. */
+void msgfile_use_summary(struct msgfile *mf, struct imap_mailbox *box,
+			 uint32_t uid);
 void msgfile_clear(struct msgfile *mf);
 
 /* RFC822.SIZE. Returns 0 or -errno (-ENOENT: expunged meanwhile). */

@@ -271,13 +271,13 @@ static void test_changes(struct fixture *f, gconstpointer data)
 	g_assert_cmpint(ms_message_store_flags(f->ms, f->inbox, a,
 					       VVM_FLAGS_ADD, VVM_FLAG_SEEN,
 					       &msg, &reason), ==, 0);
-	g_assert_cmpint(ms_changes(f->ms, f->inbox, 0, all), ==, 0);
+	g_assert_cmpint(ms_changes(f->ms, f->inbox, 0, false, all), ==, 0);
 	g_assert_true(strstr(all->str, "\nhighestmodseq 5\nmessages 2\n"));
 	g_assert_null(strstr(all->str, "vanished"));
 	g_assert_true(g_str_has_suffix(all->str, "1 5 \\Seen\n3 3\n"));
 	g_assert_cmpuint(c, ==, 3);
 	/* Since modseq 3: the expunge of 2 and the flag change of 1. */
-	g_assert_cmpint(ms_changes(f->ms, f->inbox, 3, since), ==, 0);
+	g_assert_cmpint(ms_changes(f->ms, f->inbox, 3, false, since), ==, 0);
 	g_assert_true(g_str_has_suffix(since->str,
 				       "messages 2\nvanished 2\n1 5 \\Seen\n"));
 }

@@ -208,9 +208,11 @@ int ms_outbox_list(struct mailstore *ms,
 int ms_outbox_get(struct mailstore *ms, uint64_t seq, GBytes **text_r);
 int ms_outbox_remove(struct mailstore *ms, uint64_t seq);
 
-/* Appends the change feed of a mailbox since modseq (docs/fs-layout.md). */
+/* Appends the change feed of a mailbox since modseq (docs/fs-layout.md);
+ * full adds each listed message's size, INTERNALDATE, index strings and
+ * header block. */
 int ms_changes(struct mailstore *ms, uint32_t mbox_id, uint64_t since,
-	       GString *out);
+	       bool full, GString *out);
 
 /* Expunges up to max messages whose Expires is <= now; returns how many. */
 int ms_expire(struct mailstore *ms, int64_t now, unsigned max);

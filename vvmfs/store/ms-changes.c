@@ -1,5 +1,6 @@
 /* The change feed (what changed in a mailbox since a modseq) and the
  * retention purge of expired messages. */
+#include "index.h"
 #include "mailstore-private.h"
 #include "vvm-flags.h"
 
@@ -71,8 +72,67 @@ static void append_uid_set(GString *out, GArray *uids)
 	}
 }
 
+/* "+ <size> <internaldate> <lengths...>\n" and then the ENVELOPE, the
+ * BODYSTRUCTURE, the BODY, the sections text and the header block, then
+ * "\n". A message expunged since the scan gets no such line. */
+static int append_full(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
+		       GString *out)
+{
+	struct ms_message msg;
+	struct index *index = NULL;
+	GBytes *body = NULL;
+	char *sections = NULL;
+	const char *header = "";
+	uint64_t header_len = 0;
+	int ret = ms_message_get(ms, mbox_id, uid, &msg);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret == 0)
+		ret = ms_message_index(ms, msg.msgid, &index);
+	if (ret == 0)
+		ret = ms_message_body(ms, msg.msgid, &body);
+	if (ret == -ENOENT) {
+		ret = 0;
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	sections = index_sections_format(index);
+	for (guint i = 0; i < index->sections->len; i++) {
+		const struct index_section *sec =
+			&g_array_index(index->sections, struct index_section, i);
+		gsize size;
+		const char *data = g_bytes_get_data(body, &size);
+		if (*sec->part == '\0' &&
+		    sec->header_offset + sec->header_length <= size) {
+			header = data + sec->header_offset;
+			header_len = sec->header_length;
+			break;
+		}
+	}
+	g_string_append_printf(out, "+ %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT
+			       " %zu %zu %zu %zu %" G_GUINT64_FORMAT "\n",
+			       msg.size, msg.internaldate,
+			       strlen(index->envelope),
+			       strlen(index->bodystructure), strlen(index->body),
+			       strlen(sections), header_len);
+	g_string_append(out, index->envelope);
+	g_string_append(out, index->bodystructure);
+	g_string_append(out, index->body);
+	g_string_append(out, sections);
+	g_string_append_len(out, header, (gssize)header_len);
+	g_string_append_c(out, '\n');
+out:
+	g_free(sections);
+	if (body != NULL)
+		g_bytes_unref(body);
+	index_free(&index);
+	return ret;
+}
+
 int ms_changes(struct mailstore *ms, uint32_t mbox_id, uint64_t since,
-	       GString *out)
+	       bool full, GString *out)
 {
 	struct changes_ctx c;
 	struct rec_mailbox mbox;
@@ -119,6 +179,8 @@ int ms_changes(struct mailstore *ms, uint32_t mbox_id, uint64_t since,
 				g_string_append_c(out, ' ');
 			vvm_flags_format(line->flags, out);
 			g_string_append_c(out, '\n');
+			if (full && ret == 0)
+				ret = append_full(ms, mbox_id, line->uid, out);
 		}
 	}
 	g_array_free(c.present, TRUE);
