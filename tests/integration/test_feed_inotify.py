@@ -231,3 +231,52 @@ def test_mv_raises_moved_from_and_to(subscriber, watch):
     assert [e.name for e in moved_from] == ["%d.eml" % uid], events
     assert moved_from[0].cookie == moved_to[0].cookie != 0
     assert message_uids(archive) == [1] and message_uids(inbox) == []
+
+
+def parse_full_feed(data):
+    """{uid: (size, internaldate, envelope, bodystructure, body, sections,
+    header)} from a .changes/<N>.full."""
+    found, uid, pos = {}, None, 0
+    while pos < len(data):
+        end = data.index(b"\n", pos)
+        line = data[pos:end].decode()
+        pos = end + 1
+        if line.startswith("+ "):
+            size, date, *lens = map(int, line.split()[1:])
+            parts = []
+            for n in lens:
+                parts.append(data[pos:pos + n])
+                pos += n
+            assert data[pos:pos + 1] == b"\n"
+            pos += 1
+            found[uid] = (size, date, *parts)
+        elif line[:1].isdigit():
+            uid = int(line.split()[0])
+    return found
+
+
+def test_full_feed_carries_what_fetch_needs(subscriber):
+    inbox = subscriber / "INBOX"
+    uids = [deposit(inbox, voice_message(i, extra_headers="X-N: %d\r\n" % i))
+            for i in range(3)]
+    os.setxattr(inbox / "2.eml", "user.imap.flags", b"\\Seen")
+    full = parse_full_feed((inbox / ".changes" / "0.full").read_bytes())
+    assert sorted(full) == uids
+    for uid in uids:
+        path = inbox / ("%d.eml" % uid)
+        data = path.read_bytes()
+        size, date, env, bs, body, sections, header = full[uid]
+        assert size == len(data)
+        assert date == int(os.getxattr(path, "user.imap.internaldate"))
+        assert env == os.getxattr(path, "user.imap.envelope")
+        assert bs == os.getxattr(path, "user.imap.bodystructure")
+        assert body == os.getxattr(path, "user.imap.body")
+        assert sections == os.getxattr(path, "user.imap.sections")
+        assert header == data[:data.index(b"\r\n\r\n") + 4]
+    # Since a modseq, only what changed, and the plain feed is unchanged.
+    since = parse_full_feed((inbox / ".changes" / "3.full").read_bytes())
+    assert sorted(since) == [2]
+    plain = (inbox / ".changes" / "0").read_bytes()
+    assert b"+ " not in plain
+    with pytest.raises(FileNotFoundError):
+        (inbox / ".changes" / "0.fullx").read_bytes()
