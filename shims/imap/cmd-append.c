@@ -2,14 +2,13 @@
  * through vvmfs's commit protocol and acknowledged only once fsync() said
  * it is durable. */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "imap-commands.h"
 #include "imap-date.h"
 #include "imap-mailbox.h"
 #include "imap-mount.h"
+#include "vvm-deposit.h"
 #include "vvm-flags.h"
 
 struct append_args {
@@ -66,54 +65,21 @@ static int parse_append(const struct imap_command *cmd, struct append_args *a,
 	return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Deposits the message; returns its UID or -errno, with vvmfs's reason
  * for a rejection in *reason_r. */
-static int64_t deposit(struct imap_session *s, const char *dir,
-		       const struct append_args *a, char **reason_r)
+static int64_t deposit(const char *dir, const struct append_args *a,
+		       char **reason_r)
 {
-	g_autofree char *path = g_strdup_printf("%s/append-%d-%" G_GINT64_FORMAT
-						".tmp", dir, getpid(),
-						g_get_monotonic_time());
-	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-	uint64_t uid = 0;
-	int ret = 0;
+	g_autoptr(GString) flags = g_string_new(NULL);
+	struct vvm_deposit d = { 0 };
+	uint32_t uid;
 
-	if (fd < 0)
-		return -errno;
-	if (a->flags != 0) {
-		g_autoptr(GString) flags = g_string_new(NULL);
-		vvm_flags_format(a->flags, flags);
-		ret = mount_setxattr(NULL, fd, "user.imap.flags", flags->str);
-	}
-	if (ret == 0 && a->have_date) {
-		g_autofree char *date = g_strdup_printf("%" G_GINT64_FORMAT,
-							a->date);
-		ret = mount_setxattr(NULL, fd, "user.imap.internaldate", date);
-	}
-	if (ret == 0)
-		ret = write_all(fd, a->data, a->len);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = -errno;
-	if (ret == 0)
-		ret = mount_getxattr_u64(NULL, fd, "user.imap.uid", &uid);
-	else
-		mount_getxattr(NULL, fd, "user.vvm.error", reason_r);
-	/* A rejected or unfinished file is dropped by vvmfs at close. */
-	close(fd);
+	vvm_flags_format(a->flags, flags);
+	d.flags = flags->str;
+	if (a->have_date)
+		d.internaldate = a->date;
+	int ret = vvm_deposit(dir, "append", a->data, a->len, &d, &uid,
+			      reason_r);
 	return ret < 0 ? ret : (int64_t)uid;
 }
 
@@ -144,7 +110,7 @@ void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "command not allowed");
 		return;
 	}
-	int64_t uid = deposit(s, dir, &a, &reason);
+	int64_t uid = deposit(dir, &a, &reason);
 	if (uid == -EDQUOT)
 		imap_no(s, "[OVERQUOTA] %s", reason != NULL ? reason :
 							   "quota exceeded");

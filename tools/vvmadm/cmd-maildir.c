@@ -77,7 +77,7 @@ static int write_file(const char *path, GBytes *data, int64_t mtime)
 
 	if (fd < 0)
 		return -errno;
-	ret = vvmadm_write_all(fd, bytes, len);
+	ret = vvm_write_all(fd, bytes, len);
 	/* The date a Maildir reader takes for INTERNALDATE. */
 	if (ret == 0 && futimens(fd, times) < 0)
 		ret = -errno;
@@ -209,11 +209,12 @@ struct import {
 
 /* Deposits one message; a refusal is counted and reported, not fatal. */
 static void import_one(struct import *im, const char *what, GBytes *data,
-		       const struct vvmadm_deposit *deposit)
+		       const struct vvm_deposit *deposit)
 {
 	g_autofree char *reason = NULL;
 	uint32_t uid;
-	int ret = vvmadm_deposit(im->mbox_dir, data, deposit, &uid, &reason);
+	int ret = vvm_deposit(im->mbox_dir, "vvmadm", g_bytes_get_data(data, NULL),
+			  g_bytes_get_size(data), deposit, &uid, &reason);
 
 	if (ret < 0) {
 		vvmadm_error(-ret, reason, "import %s", what);
@@ -285,7 +286,7 @@ static int import_maildir(struct import *im)
 			im->failed++;
 			continue;
 		}
-		import_one(im, path, data, &(struct vvmadm_deposit){
+		import_one(im, path, data, &(struct vvm_deposit){
 			.flags = flags, .internaldate = st.st_mtime });
 	}
 	maildir_keywords_clear(&kw);
@@ -298,7 +299,7 @@ static int import_mbox_message(void *ctx, struct vvmadm_mbox_message *msg)
 	g_autofree char *what = g_strdup_printf("%s:%u", im->source,
 						msg->line);
 
-	import_one(im, what, msg->data, &(struct vvmadm_deposit){
+	import_one(im, what, msg->data, &(struct vvm_deposit){
 		.flags = msg->flags, .internaldate = msg->internaldate });
 	return 0;
 }

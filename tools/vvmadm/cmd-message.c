@@ -31,7 +31,7 @@ static bool mailbox_exists(const char *cmd, const char *dir,
 }
 
 static int deliver_file(const char *dir, const char *file,
-			const struct vvmadm_deposit *deposit, uint32_t *uid_r)
+			const struct vvm_deposit *deposit, uint32_t *uid_r)
 {
 	g_autoptr(GBytes) data = NULL;
 	g_autofree char *reason = NULL;
@@ -41,7 +41,8 @@ static int deliver_file(const char *dir, const char *file,
 		vvmadm_error(-ret, NULL, "deliver %s", file);
 		return ret;
 	}
-	ret = vvmadm_deposit(dir, data, deposit, uid_r, &reason);
+	ret = vvm_deposit(dir, "vvmadm", g_bytes_get_data(data, NULL),
+			  g_bytes_get_size(data), deposit, uid_r, &reason);
 	if (ret < 0)
 		vvmadm_error(-ret, reason, "deliver %s", file);
 	return ret;
@@ -58,7 +59,7 @@ int cmd_deliver(struct vvmadm *adm, int argc, char **argv)
 		  "flags to deposit with, e.g. '\\Seen \\Flagged'", "FLAGS" },
 		G_OPTION_ENTRY_NULL
 	};
-	struct vvmadm_deposit deposit = { 0 };
+	struct vvm_deposit deposit = { 0 };
 	g_autofree char *dir = NULL;
 	int status = VVMADM_OK;
 

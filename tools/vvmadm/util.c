@@ -113,25 +113,6 @@ int vvmadm_read_file(const char *path, GBytes **data_r)
 	return ret;
 }
 
-int vvmadm_write_all(int fd, const void *buf, size_t len)
-{
-	const char *data = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* get() is getxattr() or fgetxattr() bound to its file. */
 static int xattr_read(ssize_t (*get)(const void *file, const char *name,
 				     void *value, size_t size),

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <glib.h>
 
+#include "vvm-deposit.h"
+
 enum vvmadm_status {
 	VVMADM_OK = 0,
 	VVMADM_FAILED = 1,
@@ -58,7 +60,6 @@ bool vvmadm_is_special_mailbox(const char *name);
 /* Reads a whole file ("-" is standard input) into *data_r. */
 int vvmadm_read_file(const char *path, GBytes **data_r);
 /* Writes all of buf, retrying short writes and EINTR. */
-int vvmadm_write_all(int fd, const void *buf, size_t len);
 /* Reads an xattr of a path or an open file, without a trailing newline. */
 int vvmadm_xattr_get(const char *path, const char *name, char **value_r);
 int vvmadm_fxattr_get(int fd, const char *name, char **value_r);
@@ -68,18 +69,6 @@ int vvmadm_xattr_get_u64(const char *path, const char *name, uint64_t *value_r);
 int vvmadm_list_dirs(const char *dir, GPtrArray **names_r);
 int vvmadm_list_uids(const char *dir, GArray **uids_r);
 char *vvmadm_message_path(const char *mbox_dir, uint32_t uid);
-
-/* deposit.c */
-struct vvmadm_deposit {
-	const char *flags;    /* user.imap.flags, NULL or "" for none */
-	int64_t internaldate; /* Unix time, 0: let vvmfs use now */
-};
-/* Commits one message into mbox_dir by the commit protocol. On success
- * *uid_r is its UID. On failure *reason_r (may stay NULL) says why: the
- * file's user.vvm.error, or the attribute vvmfs refused; g_free() it. */
-int vvmadm_deposit(const char *mbox_dir, GBytes *data,
-		   const struct vvmadm_deposit *deposit, uint32_t *uid_r,
-		   char **reason_r);
 
 /* maildir.c */
 #define MAILDIR_KEYWORDS_MAX 26

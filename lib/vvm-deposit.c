@@ -1,6 +1,6 @@
 /* The commit protocol of docs/fs-layout.md, as every writer of the mount
  * follows it: create a new name, write, fsync, read back the UID. */
-#include "vvmadm.h"
+#include "vvm-deposit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,13 +11,14 @@
 /* Tries of a fresh temporary name before giving up. */
 #define CREATE_TRIES 100
 
-static int create_temp(const char *mbox_dir, char **path_r)
+static int create_temp(const char *mbox_dir, const char *prefix,
+		       char **path_r)
 {
 	static unsigned seq;
 
 	for (int i = 0; i < CREATE_TRIES; i++) {
-		char *path = g_strdup_printf("%s/vvmadm-%ld-%u.tmp", mbox_dir,
-					     (long)getpid(), seq++);
+		char *path = g_strdup_printf("%s/%s-%ld-%u.tmp", mbox_dir,
+					     prefix, (long)getpid(), seq++);
 		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
 			      0644);
 
@@ -33,7 +34,7 @@ static int create_temp(const char *mbox_dir, char **path_r)
 }
 
 /* On failure *reason_r names the attribute vvmfs refused. */
-static int set_attributes(int fd, const struct vvmadm_deposit *deposit,
+static int set_attributes(int fd, const struct vvm_deposit *deposit,
 			  char **reason_r)
 {
 	if (deposit->flags != NULL && *deposit->flags != '\0' &&
@@ -61,11 +62,49 @@ static int set_attributes(int fd, const struct vvmadm_deposit *deposit,
 	return 0;
 }
 
+/* An attribute of the open file as a new string. */
+static int fd_xattr(int fd, const char *name, char **value_r)
+{
+	for (size_t size = 256; size <= 65536; size *= 16) {
+		char *buf = g_malloc(size + 1);
+		ssize_t n = fgetxattr(fd, name, buf, size);
+
+		if (n >= 0) {
+			buf[n] = '\0';
+			*value_r = buf;
+			return 0;
+		}
+		g_free(buf);
+		if (errno != ERANGE)
+			return -errno;
+	}
+	return -E2BIG;
+}
+
+int vvm_write_all(int fd, const void *buf, size_t len)
+{
+	const char *data = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int read_uid(int fd, uint32_t *uid_r)
 {
 	g_autofree char *text = NULL;
 	guint64 uid;
-	int ret = vvmadm_fxattr_get(fd, "user.imap.uid", &text);
+	int ret = fd_xattr(fd, "user.imap.uid", &text);
 
 	if (ret < 0)
 		return ret;
@@ -75,23 +114,21 @@ static int read_uid(int fd, uint32_t *uid_r)
 	return 0;
 }
 
-int vvmadm_deposit(const char *mbox_dir, GBytes *data,
-		   const struct vvmadm_deposit *deposit, uint32_t *uid_r,
-		   char **reason_r)
+int vvm_deposit(const char *mbox_dir, const char *prefix, const void *bytes,
+		size_t len, const struct vvm_deposit *deposit, uint32_t *uid_r,
+		char **reason_r)
 {
 	g_autofree char *path = NULL;
-	size_t len;
-	const guint8 *bytes = g_bytes_get_data(data, &len);
-	int fd = create_temp(mbox_dir, &path);
+	int fd = create_temp(mbox_dir, prefix, &path);
 	int ret;
 
 	if (fd < 0)
 		return fd;
 	ret = set_attributes(fd, deposit, reason_r);
 	if (ret == 0) {
-		ret = vvmadm_write_all(fd, bytes, len);
+		ret = vvm_write_all(fd, bytes, len);
 		if (ret < 0)
-			vvmadm_fxattr_get(fd, "user.vvm.error", reason_r);
+			fd_xattr(fd, "user.vvm.error", reason_r);
 	}
 	if (ret < 0) {
 		/* Removing a file still being written abandons it, so the
@@ -103,7 +140,7 @@ int vvmadm_deposit(const char *mbox_dir, GBytes *data,
 	if (fsync(fd) < 0) {
 		ret = -errno;
 		/* Rejected: vvmfs has retired the name already. */
-		vvmadm_fxattr_get(fd, "user.vvm.error", reason_r);
+		fd_xattr(fd, "user.vvm.error", reason_r);
 		close(fd);
 		return ret;
 	}
