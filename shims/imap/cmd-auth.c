@@ -6,6 +6,7 @@
 #include "imap-commands.h"
 #include "imap-login.h"
 #include "shim-io.h"
+#include "vvm-login.h"
 #include "vvm-sasl.h"
 
 void cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
@@ -16,7 +17,7 @@ void cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, "STARTTLS takes no arguments");
 		return;
 	}
-	if (s->config->tls == IMAP_TLS_NONE || shim_io_is_tls(s->io)) {
+	if (s->config->tls == VVM_TLS_NONE || shim_io_is_tls(s->io)) {
 		imap_bad(s, "STARTTLS is not available");
 		return;
 	}
@@ -67,7 +68,7 @@ static void refuse(struct imap_session *s, int lookup_error, const char *user)
 		text = "application error";
 	}
 	syslog(LOG_NOTICE, "login refused for %s: %s",
-	       imap_login_loggable(user, name), text);
+	       vvm_login_loggable(user, name), text);
 	imap_no(s, "%s", text);
 }
 
@@ -87,7 +88,7 @@ void cmd_login(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	int ret = imap_login_password(s, user, &expected);
-	if (ret == 0 && !imap_secret_equal(password, expected))
+	if (ret == 0 && !vvm_secret_equal(password, expected))
 		ret = -EPERM;
 	if (expected != NULL)
 		explicit_bzero(expected, strlen(expected));

@@ -12,7 +12,7 @@ char *imap_capabilities(const struct imap_session *s)
 	bool tls = shim_io_is_tls(s->io);
 
 	if (s->state == IMAP_STATE_NOT_AUTH) {
-		if (!tls && s->config->tls != IMAP_TLS_NONE)
+		if (!tls && s->config->tls != VVM_TLS_NONE)
 			g_string_append(caps, " STARTTLS");
 		if (!tls && s->config->login_disabled)
 			g_string_append(caps, " LOGINDISABLED");

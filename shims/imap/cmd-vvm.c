@@ -10,6 +10,7 @@
 #include "imap-commands.h"
 #include "imap-login.h"
 #include "imap-mount.h"
+#include "vvm-login.h"
 
 /* Splits the arguments "KEY=value" by the keys the command knows (any
  * case, each at most once). Returns false on anything else. */
@@ -101,7 +102,7 @@ void cmd_xchange_tui_pwd(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "system error");
 		return;
 	}
-	bool match = imap_secret_equal(v[1], current);
+	bool match = vvm_secret_equal(v[1], current);
 	explicit_bzero(current, strlen(current));
 	if (!match) {
 		imap_login_failed(s);

@@ -7,15 +7,11 @@
 
 #include <stdbool.h>
 
-enum imap_tls_mode {
-	IMAP_TLS_NONE,      /* no certificate: plain text only */
-	IMAP_TLS_STARTTLS,  /* plain, STARTTLS offered */
-	IMAP_TLS_IMPLICIT,  /* TLS from the first byte (port 993 style) */
-};
+#include "vvm-config.h"
 
 struct imap_config {
 	char *mount;                /* the vvmfs mount point */
-	enum imap_tls_mode tls;
+	enum vvm_tls_mode tls;
 	char *tls_cert;
 	char *tls_key;
 	/* LOGINDISABLED and no plain-text mechanisms before TLS. */

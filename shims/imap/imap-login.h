@@ -27,17 +27,11 @@ int imap_login_password(const struct imap_session *s, const char *user,
 			char **password_r);
 /* Waits the configured delay after a wrong password. */
 void imap_login_failed(const struct imap_session *s);
-/* user as it may appear in a log: printable ASCII, at most 63 bytes. */
-const char *imap_login_loggable(const char *user, char buf[static 64]);
 /* Completes a login whose password was right: refuses by status with
  * the spec's text, takes the session slot, drops privileges and enters
  * the authenticated state. On refusal sets the NO reply and returns
  * false. */
 bool imap_login_finish(struct imap_session *s, const char *user);
-
-/* Compares a secret the client sent with the stored one in time that
- * does not depend on where they differ. */
-bool imap_secret_equal(const char *given, const char *stored);
 
 /* The SASL mechanisms offered now, as a NULL-terminated vector. */
 char **imap_auth_mechanisms(const struct imap_session *s);

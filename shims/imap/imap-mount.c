@@ -2,116 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 #include <glib.h>
 
 #include "imap-session.h"
-
-#define XATTR_MAX (64 * 1024)
-
-int mount_read_file(const char *path, size_t max, char **data_r,
-		    size_t *len_r)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	GString *buf = g_string_sized_new(4096);
-	int ret = 0;
-	for (;;) {
-		char chunk[65536];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (buf->len + (size_t)n > max) {
-			ret = -EFBIG;
-			break;
-		}
-		g_string_append_len(buf, chunk, n);
-	}
-	close(fd);
-	if (ret < 0) {
-		g_string_free(buf, TRUE);
-		return ret;
-	}
-	*len_r = buf->len;
-	*data_r = g_string_free(buf, FALSE);
-	return 0;
-}
-
-int mount_getxattr(const char *path, int fd, const char *name,
-		   char **value_r)
-{
-	size_t size = 256;
-
-	for (;;) {
-		char *buf = g_malloc(size + 1);
-		ssize_t n = path != NULL ? getxattr(path, name, buf, size) :
-					   fgetxattr(fd, name, buf, size);
-		if (n >= 0) {
-			buf[n] = '\0';
-			*value_r = buf;
-			return 0;
-		}
-		int err = errno;
-		g_free(buf);
-		if (err != ERANGE || size >= XATTR_MAX)
-			return -err;
-		size *= 16;
-	}
-}
-
-int mount_getxattr_u64(const char *path, int fd, const char *name,
-		       uint64_t *value_r)
-{
-	g_autofree char *text = NULL;
-	int ret = mount_getxattr(path, fd, name, &text);
-
-	if (ret < 0)
-		return ret;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || (*end != '\0' && *end != '\n'))
-		return -EIO;
-	*value_r = v;
-	return 0;
-}
-
-int mount_setxattr(const char *path, int fd, const char *name,
-		   const char *value)
-{
-	int ret = path != NULL ?
-		setxattr(path, name, value, strlen(value), 0) :
-		fsetxattr(fd, name, value, strlen(value), 0);
-	return ret < 0 ? -errno : 0;
-}
-
-int profile_get_at(const char *subscriber_dir, const char *key,
-		   char **value_r)
-{
-	g_autofree char *path = g_strdup_printf("%s/profile/%s",
-						subscriber_dir, key);
-	char *value;
-	size_t len;
-	int ret = mount_read_file(path, 4096, &value, &len);
-
-	if (ret < 0)
-		return ret;
-	if (len > 0 && value[len - 1] == '\n')
-		value[len - 1] = '\0';
-	*value_r = value;
-	return 0;
-}
 
 int profile_get(const struct imap_session *s, const char *key,
 		char **value_r)

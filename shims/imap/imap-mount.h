@@ -1,34 +1,15 @@
-/* Small reads and writes through the vvmfs mount: profile values,
- * extended attributes and whole virtual files. Every function returns
+/* The logged-in subscriber's profile through the mount. Both return
  * >= 0 on success or -errno as the mount gave it. */
 #ifndef VVM_IMAP_MOUNT_H
 #define VVM_IMAP_MOUNT_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "vvm-mount.h"
 
 struct imap_session;
-
-/* Reads a whole file of at most max bytes into a new NUL-terminated
- * buffer. */
-int mount_read_file(const char *path, size_t max, char **data_r,
-		    size_t *len_r);
-/* An extended attribute of path (or of fd when path is NULL) as a new
- * NUL-terminated string. */
-int mount_getxattr(const char *path, int fd, const char *name,
-		   char **value_r);
-/* A decimal attribute. */
-int mount_getxattr_u64(const char *path, int fd, const char *name,
-		       uint64_t *value_r);
-int mount_setxattr(const char *path, int fd, const char *name,
-		   const char *value);
 
 /* A profile value of the logged-in subscriber, without its newline. */
 int profile_get(const struct imap_session *s, const char *key,
 		char **value_r);
-/* The same for any subscriber directory, before login. */
-int profile_get_at(const char *subscriber_dir, const char *key,
-		   char **value_r);
 /* Replaces a profile value; -EINVAL when vvmfs refuses it. */
 int profile_set(const struct imap_session *s, const char *key,
 		const char *value);

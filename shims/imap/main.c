@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 	struct shim_tls *tls = NULL;
 	/* STARTTLS loads its certificate when a client asks for it; a
 	 * session that never does pays nothing for TLS. */
-	if (opts.implicit_tls || config.tls == IMAP_TLS_IMPLICIT) {
+	if (opts.implicit_tls || config.tls == VVM_TLS_IMPLICIT) {
 		tls = load_tls(&config);
 		if (tls == NULL || shim_io_start_tls(io, tls) < 0) {
 			syslog(LOG_NOTICE, "TLS handshake failed");

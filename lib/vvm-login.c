@@ -1,0 +1,194 @@
+#include "vvm-login.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "vvm-mount.h"
+
+#define FAILURES_XATTR "user.vvm.login_failures"
+
+static bool is_msisdn(const char *s, size_t len)
+{
+	if (len == 0 || len > 15 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!g_ascii_isdigit(s[i]))
+			return false;
+	}
+	return true;
+}
+
+int vvm_login_find(const char *mount, const char *user_key, const char *user,
+		   char **dir_r)
+{
+	const char *at = strchr(user, '@');
+	size_t len = at != NULL ? (size_t)(at - user) : strlen(user);
+
+	if (!is_msisdn(user, len))
+		return -ENOENT;
+	g_autofree char *msisdn = g_strndup(user, len);
+	g_autofree char *dir = g_strdup_printf("%s/%s", mount, msisdn);
+	g_autofree char *name = NULL;
+	int ret = profile_get_at(dir, user_key, &name);
+	if (ret == -ENOENT || ret == -ENOTDIR)
+		return -ENOENT;
+	if (ret < 0)
+		return ret;
+	if (strcmp(name, user) != 0)
+		return -ENOENT;
+	*dir_r = g_steal_pointer(&dir);
+	return 0;
+}
+
+/* "<count> <time of the last failure>", or 0 0 when unreadable. */
+static void read_failures(const char *dir, unsigned long long *count_r,
+			  unsigned long long *last_r)
+{
+	g_autofree char *text = NULL;
+
+	*count_r = *last_r = 0;
+	if (mount_getxattr(dir, -1, FAILURES_XATTR, &text) < 0 ||
+	    sscanf(text, "%llu %llu", count_r, last_r) != 2)
+		*count_r = *last_r = 0;
+}
+
+int vvm_login_attempt(const struct vvm_login_throttle *throttle,
+		      const char *dir)
+{
+	unsigned long long count, last;
+	unsigned int max = throttle->failures_max;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (max == 0)
+		return 0;
+	read_failures(dir, &count, &last);
+	if (count >= max) {
+		if ((unsigned long long)now < last + throttle->lockout)
+			return -EACCES;
+		/* The lockout is over: start counting afresh. */
+		mount_setxattr(dir, -1, FAILURES_XATTR, "0");
+	}
+	/* Counting the attempt before the password is checked, and checking
+	 * the count after, keeps parallel connections from all getting in
+	 * under the limit. */
+	int ret = mount_setxattr(dir, -1, FAILURES_XATTR, "+");
+	if (ret < 0)
+		return ret;
+	read_failures(dir, &count, &last);
+	return count > max ? -EACCES : 0;
+}
+
+int vvm_login_attempt_succeeded(const struct vvm_login_throttle *throttle,
+				const char *dir)
+{
+	if (throttle->failures_max == 0)
+		return 0;
+	return mount_setxattr(dir, -1, FAILURES_XATTR, "0");
+}
+
+bool vvm_secret_equal(const char *given, const char *stored)
+{
+	size_t lg = strlen(given), ls = strlen(stored);
+	unsigned char diff = lg != ls;
+
+	for (size_t i = 0; i < lg; i++)
+		diff |= (unsigned char)(given[i] ^ stored[i % (ls + 1)]);
+	return diff == 0;
+}
+
+const char *vvm_login_loggable(const char *user, char buf[static 64])
+{
+	size_t i = 0;
+
+	for (; user != NULL && user[i] != '\0' && i < 63; i++)
+		buf[i] = g_ascii_isgraph(user[i]) ? user[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+static bool client_known(char **known_clients, const char *client)
+{
+	for (char **c = known_clients; *c != NULL; c++) {
+		if (g_str_has_prefix(client, *c))
+			return true;
+	}
+	return false;
+}
+
+const char *vvm_login_refusal(const struct vvm_login_policy *policy,
+			      const char *dir)
+{
+	g_autofree char *status = NULL;
+
+	if (profile_get_at(dir, "status", &status) < 0)
+		return "application error";
+	switch (status[0]) {
+	case 'U':
+		return "service is not provisioned";
+	case 'P':
+		return "service is not activated";
+	case 'B':
+		return "user is blocked";
+	case 'N':
+	case 'R':
+		break;
+	default:
+		return "application error";
+	}
+	if (policy->known_clients != NULL && policy->known_clients[0] != NULL) {
+		g_autofree char *client = NULL;
+		if (profile_get_at(dir, "client_type", &client) < 0)
+			return "application error";
+		if (!client_known(policy->known_clients, client))
+			return "unknown client";
+	}
+	if (policy->require_tui_init) {
+		g_autofree char *pin = NULL;
+		if (profile_get_at(dir, "tui_password", &pin) < 0)
+			return "application error";
+		if (*pin == '\0')
+			return "mailbox not initialized";
+	}
+	return NULL;
+}
+
+int vvm_login_take_slot(const char *dir, const char *protocol, int *fd_r)
+{
+	g_autofree char *path = g_strdup_printf("%s/.sessions/%s", dir,
+						protocol);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	*fd_r = fd;
+	return 0;
+}
+
+int vvm_login_drop_privileges(const char *root, const char *run_as)
+{
+	if (run_as == NULL || geteuid() != 0)
+		return 0;
+	struct passwd *pw = getpwnam(run_as);
+	if (pw == NULL || pw->pw_uid == 0)
+		return -EPERM;
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	if (chdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		return -errno;
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0)
+		return -errno;
+	if (setuid(0) == 0)
+		return -EPERM;
+	/* vvmfs must report run_as as the owner (its owner= option), or
+	 * nothing here could be written: better to refuse the login. */
+	if (access("/", W_OK) < 0)
+		return -EACCES;
+	return 1;
+}

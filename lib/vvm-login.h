@@ -1,0 +1,66 @@
+/* Who may log in to a shim, the same for every protocol: the subscriber
+ * a login name belongs to, failed-login throttling kept in vvmfs (so that
+ * IMAP and SMTP, and every process of each, count together), the spec's
+ * refusals by provisioning status, the session slot and the privilege
+ * drop. Library code: returns -errno, never logs. */
+#ifndef VVM_LOGIN_H
+#define VVM_LOGIN_H
+
+#include <stdbool.h>
+
+/* The subscriber directory under mount of login name user: the MSISDN,
+ * or the digits before an "@", whose profile value user_key (imap_user,
+ * smtp_user) is user. Returns 0 and a new path, -ENOENT for an unknown
+ * user, or -errno. */
+int vvm_login_find(const char *mount, const char *user_key, const char *user,
+		   char **dir_r);
+
+struct vvm_login_throttle {
+	unsigned int failures_max;  /* 0: no throttling */
+	unsigned int lockout;       /* seconds */
+};
+
+/* Counts one password attempt against the subscriber in dir before it is
+ * checked. Returns 0, -EACCES while failed attempts lock the subscriber
+ * out, or -errno. */
+int vvm_login_attempt(const struct vvm_login_throttle *throttle,
+		      const char *dir);
+/* Takes back the count once an attempt proved right. Returns 0 or
+ * -errno. */
+int vvm_login_attempt_succeeded(const struct vvm_login_throttle *throttle,
+				const char *dir);
+
+/* Compares a secret the client sent with the stored one in time that
+ * does not depend on where they differ. */
+bool vvm_secret_equal(const char *given, const char *stored);
+/* user as it may appear in a log: printable ASCII, at most 63 bytes. */
+const char *vvm_login_loggable(const char *user, char buf[static 64]);
+
+struct vvm_login_policy {
+	/* client_type prefixes allowed; NULL or empty allows any */
+	char **known_clients;
+	/* refuse while the TUI PIN is still empty */
+	bool require_tui_init;
+};
+
+/* The spec's refusal text for the subscriber in dir by its provisioning
+ * status and the policy ("service is not provisioned", "service is not
+ * activated", "user is blocked", "unknown client", "mailbox not
+ * initialized", "application error"), or NULL when it may log in. */
+const char *vvm_login_refusal(const struct vvm_login_policy *policy,
+			      const char *dir);
+
+/* Takes one of the subscriber's protocol ("imap", "smtp") session slots
+ * in vvmfs; the kernel gives it back when the process ends, however it
+ * ends. Returns 0 and the descriptor to keep open, -EUSERS when all are
+ * taken, or -errno. */
+int vvm_login_take_slot(const char *dir, const char *protocol, int *fd_r);
+
+/* When running as root: chroot into root, then become run_as (NULL: stay
+ * as is), each step fatal. Returns 1 when privileges were dropped, 0 when
+ * there was nothing to do, -EPERM for an unknown or root run_as, -EACCES
+ * when run_as cannot write root (vvmfs not mounted with owner=run_as), or
+ * -errno. */
+int vvm_login_drop_privileges(const char *root, const char *run_as);
+
+#endif

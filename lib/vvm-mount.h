@@ -1,0 +1,30 @@
+/* Small reads and writes through the vvmfs mount: profile values,
+ * extended attributes and whole virtual files. Every function returns
+ * >= 0 on success or -errno as the mount gave it. Library code: nothing
+ * here logs; allocation failure aborts. */
+#ifndef VVM_MOUNT_H
+#define VVM_MOUNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a whole file of at most max bytes into a new NUL-terminated
+ * buffer. */
+int mount_read_file(const char *path, size_t max, char **data_r,
+		    size_t *len_r);
+/* An extended attribute of path (or of fd when path is NULL) as a new
+ * NUL-terminated string. */
+int mount_getxattr(const char *path, int fd, const char *name,
+		   char **value_r);
+/* A decimal attribute. */
+int mount_getxattr_u64(const char *path, int fd, const char *name,
+		       uint64_t *value_r);
+int mount_setxattr(const char *path, int fd, const char *name,
+		   const char *value);
+
+/* A profile value of the subscriber in subscriber_dir, without its
+ * newline. */
+int profile_get_at(const char *subscriber_dir, const char *key,
+		   char **value_r);
+
+#endif
