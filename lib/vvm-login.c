@@ -13,7 +13,7 @@
 
 #define FAILURES_XATTR "user.vvm.login_failures"
 
-static bool is_msisdn(const char *s, size_t len)
+bool vvm_msisdn_valid(const char *s, size_t len)
 {
 	if (len == 0 || len > 15 || s[0] == '0')
 		return false;
@@ -30,7 +30,7 @@ int vvm_login_find(const char *mount, const char *user_key, const char *user,
 	const char *at = strchr(user, '@');
 	size_t len = at != NULL ? (size_t)(at - user) : strlen(user);
 
-	if (!is_msisdn(user, len))
+	if (!vvm_msisdn_valid(user, len))
 		return -ENOENT;
 	g_autofree char *msisdn = g_strndup(user, len);
 	g_autofree char *dir = g_strdup_printf("%s/%s", mount, msisdn);
@@ -90,6 +90,32 @@ int vvm_login_attempt_succeeded(const struct vvm_login_throttle *throttle,
 	if (throttle->failures_max == 0)
 		return 0;
 	return mount_setxattr(dir, -1, FAILURES_XATTR, "0");
+}
+
+int vvm_login_password(const char *mount, const char *user_key,
+		       const char *password_key,
+		       const struct vvm_login_throttle *throttle,
+		       const char *user, char **password_r)
+{
+	g_autofree char *dir = NULL;
+	char *password;
+	int ret = vvm_login_find(mount, user_key, user, &dir);
+
+	if (ret < 0)
+		return ret;
+	ret = vvm_login_attempt(throttle, dir);
+	if (ret < 0)
+		return ret;
+	ret = profile_get_at(dir, password_key, &password);
+	if (ret < 0)
+		return ret;
+	if (*password == '\0') {
+		/* No password set is no way in, not an empty one. */
+		g_free(password);
+		return -EPERM;
+	}
+	*password_r = password;
+	return 0;
 }
 
 bool vvm_secret_equal(const char *given, const char *stored)

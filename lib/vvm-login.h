@@ -7,6 +7,11 @@
 #define VVM_LOGIN_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+/* Whether s[0..len) is an MSISDN as vvmfs names subscribers: 1 to 15
+ * digits, the first not 0. */
+bool vvm_msisdn_valid(const char *s, size_t len);
 
 /* The subscriber directory under mount of login name user: the MSISDN,
  * or the digits before an "@", whose profile value user_key (imap_user,
@@ -29,6 +34,15 @@ int vvm_login_attempt(const struct vvm_login_throttle *throttle,
  * -errno. */
 int vvm_login_attempt_succeeded(const struct vvm_login_throttle *throttle,
 				const char *dir);
+
+/* The password user must give for the subscriber user_key names: the
+ * profile file password_key, the attempt counted against throttle.
+ * Returns 0 and a new string, -ENOENT for an unknown user, -EACCES while
+ * locked out, -EPERM when no password is set, or -errno. */
+int vvm_login_password(const char *mount, const char *user_key,
+		       const char *password_key,
+		       const struct vvm_login_throttle *throttle,
+		       const char *user, char **password_r);
 
 /* Compares a secret the client sent with the stored one in time that
  * does not depend on where they differ. */

@@ -840,3 +840,22 @@ const char *vvm_sasl_mech(const struct vvm_sasl *sasl)
 {
 	return sasl->mech;
 }
+
+bool vvm_sasl_base64_valid(const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len % 4 != 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (c == '=') {
+			/* "x=" and "==" close the text, nothing after */
+			if (i < len - 2 || (i == len - 2 && text[i + 1] != '='))
+				return false;
+		} else if (!g_ascii_isalnum(c) && c != '+' && c != '/') {
+			return false;
+		}
+	}
+	return true;
+}

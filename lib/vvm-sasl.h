@@ -133,6 +133,10 @@ enum vvm_sasl_failure vvm_sasl_failure(const struct vvm_sasl *sasl);
 /* A static, secret-free name for a failure, for logs. */
 const char *vvm_sasl_failure_str(enum vvm_sasl_failure failure);
 
+/* Whether text is strict base64 (RFC 4648 4: whole quanta, padding only
+ * at the end), which g_base64_decode() does not check: it skips junk. */
+bool vvm_sasl_base64_valid(const char *text);
+
 /* The authenticated user (authcid; the authzid must equal it or be empty),
  * or NULL until authentication is complete, i.e. after VVM_SASL_OK without
  * final data or after vvm_sasl_finish() returned 0. Valid as long as sasl. */

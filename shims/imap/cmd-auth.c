@@ -169,21 +169,6 @@ static guchar *challenge(struct imap_session *s, const void *out,
 	return g_base64_decode(line, in_len_r);
 }
 
-static bool valid_base64(const char *text)
-{
-	size_t len = strlen(text);
-
-	if (len % 4 != 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (!g_ascii_isalnum(c) && c != '+' && c != '/' &&
-		    !(c == '=' && i >= len - 2))
-			return false;
-	}
-	return true;
-}
-
 static void authenticate(struct imap_session *s, struct vvm_sasl *sasl,
 			 struct auth_lookup *lookup, const char *mech,
 			 const char *initial)
@@ -258,7 +243,7 @@ void cmd_authenticate(struct imap_session *s, const struct imap_command *cmd)
 		return;
 	}
 	if (initial != NULL && strcmp(initial, "=") != 0 &&
-	    !valid_base64(initial)) {
+	    !vvm_sasl_base64_valid(initial)) {
 		imap_bad(s, "AUTHENTICATE initial response is not base64");
 		return;
 	}

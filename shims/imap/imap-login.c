@@ -41,25 +41,11 @@ void imap_login_attempt_succeeded(const struct imap_session *s,
 int imap_login_password(const struct imap_session *s, const char *user,
 			char **password_r)
 {
-	g_autofree char *dir = NULL;
-	char *password;
-	int ret = imap_login_find(s, user, &dir);
+	struct vvm_login_throttle throttle = throttle_of(s);
 
-	if (ret < 0)
-		return ret;
-	ret = imap_login_attempt(s, dir);
-	if (ret < 0)
-		return ret;
-	ret = profile_get_at(dir, s->config->password_key, &password);
-	if (ret < 0)
-		return ret;
-	if (*password == '\0') {
-		/* No password set is no way in, not an empty one. */
-		g_free(password);
-		return -EPERM;
-	}
-	*password_r = password;
-	return 0;
+	return vvm_login_password(s->config->mount, "imap_user",
+				  s->config->password_key, &throttle, user,
+				  password_r);
 }
 
 void imap_login_failed(const struct imap_session *s)

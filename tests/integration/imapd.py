@@ -271,7 +271,7 @@ class Raw:
 
 
 def digest_md5_response(challenge, user, password, realm=None,
-                        cnonce="0a1b2c3d4e5f"):
+                        cnonce="0a1b2c3d4e5f", service="imap"):
     """The client side of RFC 2831, as Android's VVM client computes it.
     Returns (response, expected rspauth)."""
     fields = {}
@@ -280,7 +280,7 @@ def digest_md5_response(challenge, user, password, realm=None,
         fields[k.strip()] = v.strip().strip('"')
     nonce = fields["nonce"]
     realm = fields.get("realm", "") if realm is None else realm
-    uri = "imap/" + fields.get("realm", "vvm.test")
+    uri = service + "/" + fields.get("realm", "vvm.test")
     nc = "00000001"
 
     def h(data):

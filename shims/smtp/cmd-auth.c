@@ -1,0 +1,269 @@
+/* AUTH: RFC 4954 framing ("334 " challenges, "*" aborts) around
+ * lib/vvm-sasl, and what a successful login sets up. */
+#include <errno.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "shim-io.h"
+#include "smtp-auth.h"
+#include "smtp-commands.h"
+#include "vvm-login.h"
+#include "vvm-sasl.h"
+
+struct auth_lookup {
+	const struct smtp_session *session;
+	int error;                 /* the last lookup's, for the reply */
+	char *user;                /* who it was for, for the log */
+};
+
+static struct vvm_login_throttle throttle_of(const struct smtp_session *s)
+{
+	return (struct vvm_login_throttle){
+		.failures_max = s->config->login_failures_max,
+		.lockout = s->config->login_lockout,
+	};
+}
+
+static int sasl_lookup(void *context, const char *user, const char *realm,
+		       char **password_r)
+{
+	struct auth_lookup *lookup = context;
+	const struct smtp_config *config = lookup->session->config;
+	struct vvm_login_throttle throttle = throttle_of(lookup->session);
+
+	g_free(lookup->user);
+	lookup->user = g_strdup(user);
+	lookup->error = vvm_login_password(config->mount, "smtp_user",
+					   config->password_key, &throttle,
+					   user, password_r);
+	if (lookup->error == -EPERM) {
+		/* No password set: the wrapper refuses an empty one as a
+		 * wrong password, which is what it is to the client. */
+		*password_r = g_strdup("");
+		return 0;
+	}
+	return lookup->error == -EACCES ? -EIO : lookup->error;
+}
+
+char *smtp_auth_mechanisms(const struct smtp_session *s)
+{
+	GString *mechs = g_string_new("DIGEST-MD5");
+
+	if (s->config->cram_md5)
+		g_string_append(mechs, " CRAM-MD5");
+	/* Mechanisms that send the password itself wait for TLS. */
+	if (shim_io_is_tls(s->io))
+		g_string_append(mechs, " SCRAM-SHA-256 PLAIN LOGIN");
+	return g_string_free(mechs, FALSE);
+}
+
+/* Sends a challenge and reads the client's base64 answer; returns it
+ * decoded, or NULL after replying. */
+static guchar *challenge(struct smtp_session *s, const void *out,
+			 size_t out_len, gsize *in_len_r)
+{
+	g_autofree char *b64 = out_len > 0 ? g_base64_encode(out, out_len) :
+					     g_strdup("");
+	g_autofree char *line = NULL;
+
+	smtp_reply_quiet(s, "334 %s", b64);
+	int ret = smtp_read_line(s, &line);
+	if (ret == -EPIPE || ret == -ETIMEDOUT) {
+		s->state = SMTP_STATE_QUIT;
+		return NULL;
+	}
+	if (ret < 0) {
+		smtp_reply(s, "500 5.5.6 Authentication exchange line is too "
+			   "long");
+		return NULL;
+	}
+	if (strcmp(line, "*") == 0) {
+		smtp_reply(s, "501 5.7.0 Authentication aborted");
+		return NULL;
+	}
+	/* g_base64_decode() skips junk: check first. */
+	if (!vvm_sasl_base64_valid(line)) {
+		smtp_reply(s, "501 5.5.2 Cannot decode response");
+		return NULL;
+	}
+	return g_base64_decode(line, in_len_r);
+}
+
+/* A right password: the session becomes the subscriber's. */
+static void login(struct smtp_session *s, const char *user)
+{
+	struct vvm_login_policy policy = {
+		.known_clients = s->config->known_clients,
+		.require_tui_init = s->config->require_tui_init,
+	};
+	struct vvm_login_throttle throttle = throttle_of(s);
+	g_autofree char *dir = NULL;
+	char name[64];
+
+	if (vvm_login_find(s->config->mount, "smtp_user", user, &dir) < 0) {
+		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+		return;
+	}
+	const char *refusal = vvm_login_refusal(&policy, dir);
+	if (refusal != NULL) {
+		syslog(LOG_NOTICE, "AUTH refused for %s: %s",
+		       vvm_login_loggable(user, name), refusal);
+		smtp_reply(s, "535 5.7.1 %s", refusal);
+		return;
+	}
+	if (vvm_login_attempt_succeeded(&throttle, dir) < 0)
+		syslog(LOG_WARNING, "cannot reset the failed-login count");
+	int ret = vvm_login_take_slot(dir, "smtp", &s->session_fd);
+	if (ret < 0) {
+		syslog(LOG_NOTICE, "AUTH: no session slot: %s",
+		       g_strerror(-ret));
+		smtp_reply(s, ret == -EUSERS ?
+			   "454 4.7.0 Too many sessions for this subscriber" :
+			   "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	s->msisdn = g_path_get_basename(dir);
+	syslog(LOG_INFO, "AUTH %s%s", s->msisdn,
+	       shim_io_is_tls(s->io) ? " (TLS)" : "");
+	smtp_reply(s, "235 2.7.0 Authentication successful");
+}
+
+static void refuse(struct smtp_session *s, struct vvm_sasl *sasl,
+		   const struct auth_lookup *lookup)
+{
+	char name[64];
+
+	switch (vvm_sasl_failure(sasl)) {
+	case VVM_SASL_UNKNOWN_USER:
+	case VVM_SASL_BAD_PASSWORD:
+		syslog(LOG_NOTICE, "AUTH failed for %s: %s",
+		       vvm_login_loggable(lookup->user, name),
+		       vvm_sasl_failure_str(vvm_sasl_failure(sasl)));
+		g_usleep((gulong)s->config->login_failure_delay_ms * 1000);
+		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+		break;
+	case VVM_SASL_BAD_PROTOCOL:
+		smtp_reply(s, "501 5.5.2 Authentication exchange is invalid");
+		break;
+	case VVM_SASL_SYSTEM:
+		if (lookup->error == -EACCES) {
+			syslog(LOG_NOTICE, "AUTH for %s: locked out",
+			       vvm_login_loggable(lookup->user, name));
+			smtp_reply(s, "454 4.7.0 Too many failed "
+				   "authentications, try again later");
+		} else {
+			smtp_reply(s, "454 4.7.0 Temporary authentication "
+				   "failure");
+		}
+		break;
+	case VVM_SASL_NOT_AUTHORIZED:
+		smtp_reply(s, "535 5.7.8 Acting as another user is not "
+			   "allowed");
+		break;
+	}
+}
+
+static void authenticate(struct smtp_session *s, struct vvm_sasl *sasl,
+			 struct auth_lookup *lookup, const char *mech,
+			 const char *initial)
+{
+	const void *out;
+	size_t out_len;
+	gsize in_len = 0;
+	g_autofree guchar *in = NULL;
+	enum vvm_sasl_result res;
+
+	if (initial != NULL) {
+		/* "=" is an empty initial response. */
+		if (strcmp(initial, "=") != 0)
+			in = g_base64_decode(initial, &in_len);
+		res = vvm_sasl_start(sasl, mech, in != NULL ? (void *)in : "",
+				     in_len, &out, &out_len);
+	} else {
+		res = vvm_sasl_start(sasl, mech, NULL, 0, &out, &out_len);
+	}
+	while (res == VVM_SASL_CONTINUE) {
+		g_free(in);
+		in = challenge(s, out, out_len, &in_len);
+		if (in == NULL)
+			return;
+		res = vvm_sasl_step(sasl, in, in_len, &out, &out_len);
+	}
+	if (res == VVM_SASL_OK && out != NULL) {
+		/* DIGEST-MD5's rspauth (the spec's Example B), answered
+		 * with an empty line. */
+		g_free(in);
+		in = challenge(s, out, out_len, &in_len);
+		if (in == NULL)
+			return;
+		if (vvm_sasl_finish(sasl, in, in_len) < 0) {
+			smtp_reply(s, "501 5.5.2 Expected an empty response");
+			return;
+		}
+	}
+	if (res == VVM_SASL_OK)
+		login(s, vvm_sasl_user(sasl));
+	else
+		refuse(s, sasl, lookup);
+}
+
+static bool auth_allowed(struct smtp_session *s, const char *mech)
+{
+	if (s->lmtp || s->privileges_dropped) {
+		smtp_reply(s, "503 5.5.1 Error: authentication not enabled");
+		return false;
+	}
+	if (s->msisdn != NULL) {
+		smtp_reply(s, "503 5.5.1 Error: already authenticated");
+		return false;
+	}
+	if (s->state == SMTP_STATE_FRESH || !s->esmtp) {
+		smtp_reply(s, "503 5.5.1 Error: send EHLO first");
+		return false;
+	}
+	if (s->state != SMTP_STATE_READY) {
+		smtp_reply(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return false;
+	}
+	if (!shim_io_is_tls(s->io) &&
+	    (strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0 ||
+	     strcmp(mech, "SCRAM-SHA-256") == 0)) {
+		smtp_reply(s, "538 5.7.11 Encryption required for requested "
+			   "authentication mechanism");
+		return false;
+	}
+	return true;
+}
+
+void cmd_auth(struct smtp_session *s, const struct smtp_command *cmd)
+{
+	struct auth_lookup lookup = { .session = s };
+	g_autofree char *mechs = NULL;
+	int error;
+
+	if (!auth_allowed(s, cmd->arg))
+		return;
+	if (cmd->auth_initial != NULL && strcmp(cmd->auth_initial, "=") != 0 &&
+	    !vvm_sasl_base64_valid(cmd->auth_initial)) {
+		smtp_reply(s, "501 5.5.2 Cannot decode initial response");
+		return;
+	}
+	/* libsasl2 loads its plugins here, not for sessions that do not
+	 * authenticate. */
+	mechs = smtp_auth_mechanisms(s);
+	struct vvm_sasl *sasl = NULL;
+	if (vvm_sasl_global_init("smtp") == 0)
+		sasl = vvm_sasl_create(s->config->hostname, mechs,
+				       shim_io_is_tls(s->io) ? 256 : 0,
+				       sasl_lookup, &lookup, &error);
+	if (sasl == NULL) {
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	if (!vvm_sasl_offers(sasl, cmd->arg))
+		smtp_reply(s, "504 5.5.4 Unrecognized authentication type");
+	else
+		authenticate(s, sasl, &lookup, cmd->arg, cmd->auth_initial);
+	vvm_sasl_destroy(&sasl);
+	g_free(lookup.user);
+}

@@ -1,0 +1,135 @@
+/* vvm-smtpd: VVM message deposit over SMTP (or LMTP for an MTA) for one
+ * connection, started the inetd way with the socket on stdin and
+ * stdout. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <glib.h>
+
+#include "shim-io.h"
+#include "smtp-config.h"
+#include "smtp-session.h"
+#include "vvm-sasl.h"
+
+struct options {
+	char *config_file;
+	gboolean implicit_tls;
+	gboolean lmtp;
+	gboolean version;
+};
+
+static int parse_options(int argc, char **argv, struct options *opts)
+{
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &opts->config_file,
+		  "vvm config file (default /etc/vvm/vvm.conf)", "FILE" },
+		{ "tls", 0, 0, G_OPTION_ARG_NONE, &opts->implicit_tls,
+		  "TLS from the first byte (port 465 style)", NULL },
+		{ "lmtp", 0, 0, G_OPTION_ARG_NONE, &opts->lmtp,
+		  "speak LMTP (RFC 2033) to an MTA", NULL },
+		{ "version", 0, 0, G_OPTION_ARG_NONE, &opts->version,
+		  "print the version and exit", NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx =
+		g_option_context_new("- VVM SMTP shim (socket on stdin/stdout)");
+	g_autoptr(GError) error = NULL;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "vvm-smtpd: %s\n", error->message);
+		return -1;
+	}
+	return 0;
+}
+
+/* The peer's address for Received and the log, or NULL (a pipe, a Unix
+ * socket). */
+static char *peer_address(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char text[INET6_ADDRSTRLEN];
+
+	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
+		return NULL;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+			  text, sizeof(text));
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+			  text, sizeof(text));
+	else
+		return NULL;
+	return g_strdup(text);
+}
+
+static int serve(const struct smtp_config *config, const struct options *opts)
+{
+	g_autofree char *peer = peer_address();
+	struct shim_io *io = shim_io_create(0, 1);
+	struct shim_tls *tls = NULL;
+	g_autofree char *error = NULL;
+	int status = 1;
+	int one = 1;
+
+	/* Replies are written whole and flushed once per batch: Nagle's
+	 * algorithm would only hold the last segment back for an ACK. */
+	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (opts->implicit_tls || config->tls == VVM_TLS_IMPLICIT) {
+		if (config->tls_cert == NULL || config->tls_key == NULL ||
+		    shim_tls_create(config->tls_cert, config->tls_key, &tls,
+				    &error) < 0) {
+			syslog(LOG_ERR, "TLS: %s", error != NULL ? error :
+				       "no tls_cert and tls_key");
+			goto out;
+		}
+		if (shim_io_start_tls(io, tls) < 0) {
+			syslog(LOG_NOTICE, "TLS handshake failed");
+			goto out;
+		}
+	}
+	status = smtp_session_run(config, io, tls, opts->lmtp, peer);
+out:
+	shim_io_destroy(&io);
+	shim_tls_destroy(&tls);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opts = { 0 };
+	struct smtp_config config;
+	g_autofree char *error = NULL;
+	int status = 1;
+
+	if (parse_options(argc, argv, &opts) < 0)
+		return 2;
+	if (opts.version) {
+		printf("vvm-smtpd %s\n", VVM_VERSION);
+		return 0;
+	}
+	/* Connected now: after the chroot there is no /dev/log. */
+	openlog(opts.lmtp ? "vvm-lmtpd" : "vvm-smtpd", LOG_PID | LOG_NDELAY,
+		LOG_MAIL);
+	/* A client that disappears must not kill us mid-commit. */
+	signal(SIGPIPE, SIG_IGN);
+	if (smtp_config_load(opts.config_file, &config, &error) < 0) {
+		syslog(LOG_ERR, "%s", error);
+		fprintf(stderr, "vvm-smtpd: %s\n", error);
+		printf("421 4.3.0 Service not available: configuration "
+		       "error\r\n");
+	} else {
+		status = serve(&config, &opts);
+		vvm_sasl_global_done();
+		smtp_config_clear(&config);
+	}
+	g_free(opts.config_file);
+	closelog();
+	return status;
+}
