@@ -10,6 +10,7 @@ import email.policy
 import imaplib
 import smtplib
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -464,3 +465,22 @@ def test_subject_override(make_smtpd):
     stored = server.messages(RCPT2)[0]
     assert b"\r\nSubject: Voice message\r\n" in stored
     assert b"client's own" not in stored
+
+
+def test_swaks_starttls_digest_md5_deposit(make_smtpd, tmp_path):
+    """A second, independent client: swaks (Perl's Authen::SASL) with
+    STARTTLS and DIGEST-MD5, as the spec's Example B."""
+    server = make_smtpd(tls=True)
+    message = tmp_path / "voice.eml"
+    message.write_bytes(voice())
+    out = subprocess.run(
+        ["swaks", "--server", "127.0.0.1:%d" % server.port, "--tls",
+         "--tls-ca-path", str(server.cert), "--auth", "DIGEST-MD5",
+         "--auth-user", SENDER, "--auth-password", SMTP_PASSWORD,
+         "--from", address(SENDER), "--to", address(RCPT2),
+         "--data", "@%s" % message, "--timeout", "30"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "<~  235 2.7.0 Authentication successful" in out.stdout
+    assert "<~  250 2.0.0 Ok: stored as " in out.stdout
+    assert voice() in server.messages(RCPT2)[0]
