@@ -6,25 +6,13 @@
 
 #include <gmime/gmime.h>
 
-#include "smtp-message.h"
-
-/* Appends s for a header or report field: ENVID and ORCPT come decoded
- * from xtext and may hold any byte, and a line break among them would
- * forge fields, so controls and 8-bit become '?'. */
-static void append_printable(GString *out, const char *s)
-{
-	for (; *s != '\0'; s++)
-		g_string_append_c(out, (unsigned char)*s < 0x20 ||
-					       (unsigned char)*s > 0x7e
-					       ? '?'
-					       : *s);
-}
+#include "smtp-message-private.h"
 
 static void append_field(GString *out, const char *name, const char *prefix,
 			 const char *value)
 {
 	g_string_append_printf(out, "%s: %s", name, prefix);
-	append_printable(out, value);
+	smtp_append_printable(out, value);
 	g_string_append(out, "\r\n");
 }
 
@@ -78,7 +66,7 @@ static void append_header(GString *out, const struct smtp_dsn *dsn,
 	append_field(out, "To", "", dsn->sender);
 	append_date(out, "Date", dsn->now);
 	g_string_append_printf(out, "Message-ID: <%s@", uuid);
-	append_printable(out, dsn->reporting_mta);
+	smtp_append_printable(out, dsn->reporting_mta);
 	g_string_append(out, ">\r\n");
 	g_string_append_printf(out,
 			       "Subject: Delivery Status Notification (%s)\r\n",
@@ -103,11 +91,11 @@ static void append_text(GString *out, const struct smtp_dsn *dsn)
 			     "message.\r\n");
 	for (i = 0; i < dsn->n_recipients; i++) {
 		g_string_append(out, "\r\n");
-		append_printable(out, dsn->recipients[i].final_recipient);
+		smtp_append_printable(out, dsn->recipients[i].final_recipient);
 		g_string_append(out, ": ");
-		append_printable(out, dsn->recipients[i].action);
+		smtp_append_printable(out, dsn->recipients[i].action);
 		g_string_append(out, "\r\n    ");
-		append_printable(out, dsn->recipients[i].diagnostic);
+		smtp_append_printable(out, dsn->recipients[i].diagnostic);
 		g_string_append(out, "\r\n");
 	}
 }

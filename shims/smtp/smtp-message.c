@@ -1,21 +1,17 @@
 /* Checking a deposit against the spec's header references. The raw bytes
  * are checked first for what GMime would silently repair (a missing blank
  * line, a missing closing boundary); GMime then gives the header values
- * and the part tree, and every rule reads them. The stored copy is built
- * on the raw bytes, never re-serialized, so what the client sent is kept
- * byte for byte. */
+ * and the part tree, and every rule reads them. */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
 #include <gmime/gmime.h>
 
-#include "smtp-message.h"
+#include "smtp-message-private.h"
 
 /* E.164 allows 15 digits; leave room for national prefixes. */
 #define PHONE_DIGITS_MAX 20
-/* RFC 5322 2.1.1: lines SHOULD be no longer than 78 characters. */
-#define FOLD_COLUMN 78
 
 struct check {
 	const char *data;
@@ -27,7 +23,7 @@ struct check {
 	const char *problem;
 };
 
-static void mime_init(void)
+void smtp_mime_init(void)
 {
 	static gsize done;
 
@@ -54,11 +50,6 @@ static int G_GNUC_PRINTF(4, 5) refuse(struct check *ck, unsigned int code,
 static int malformed(struct check *ck, const char *reason)
 {
 	return refuse(ck, 554, "5.6.0", "malformed MIME: %s", reason);
-}
-
-static bool is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
 }
 
 /* vvmfs stores only the canonical form; saying why here beats a bare
@@ -106,7 +97,7 @@ static const char *check_header_block(const char *data, size_t len)
 		eol = cr != NULL ? (size_t)(cr - data) : len;
 		if (eol == pos)
 			return NULL;
-		if (!(pos > 0 && is_wsp(data[pos])) &&
+		if (!(pos > 0 && smtp_is_wsp(data[pos])) &&
 		    field_name_len(data + pos, eol - pos) == 0)
 			return "bad header line";
 		pos = eol + 2;
@@ -161,7 +152,7 @@ static bool has_close_delimiter(const char *data, size_t len,
 
 	while ((hit = memmem(p, (size_t)(end - p), line, n)) != NULL) {
 		p = hit + n;
-		if (p == end || *p == '\r' || is_wsp(*p))
+		if (p == end || *p == '\r' || smtp_is_wsp(*p))
 			return true;
 	}
 	return false;
@@ -275,11 +266,11 @@ static bool value_is(const char *value, const char *token)
 {
 	size_t n = strlen(token);
 
-	while (is_wsp(*value))
+	while (smtp_is_wsp(*value))
 		value++;
 	if (g_ascii_strncasecmp(value, token, n) != 0)
 		return false;
-	for (value += n; is_wsp(*value); value++)
+	for (value += n; smtp_is_wsp(*value); value++)
 		;
 	return *value == '\0' || *value == '(';
 }
@@ -291,7 +282,7 @@ static bool parse_seconds(const char *value, unsigned int *seconds_r)
 	guint64 n = 0;
 	const char *p;
 
-	while (is_wsp(*value))
+	while (smtp_is_wsp(*value))
 		value++;
 	for (p = value; g_ascii_isdigit(*p); p++) {
 		n = n * 10 + (guint64)(*p - '0');
@@ -510,7 +501,7 @@ static int check_base64(GMimePart *part)
 	g_mime_stream_reset(stream);
 	while ((n = g_mime_stream_read(stream, buf, sizeof(buf))) > 0) {
 		for (i = 0; i < n; i++) {
-			if (buf[i] == '\r' || buf[i] == '\n' || is_wsp(buf[i]))
+			if (buf[i] == '\r' || buf[i] == '\n' || smtp_is_wsp(buf[i]))
 				continue;
 			if (buf[i] == '=' && ++pad <= 2)
 				continue;
@@ -656,7 +647,7 @@ int smtp_message_check(const void *data, size_t len,
 	const char *reason;
 	int ret;
 
-	mime_init();
+	smtp_mime_init();
 	reason = check_bytes(data, len);
 	if (reason != NULL)
 		return refuse(&ck, 554, "5.6.0", "%s", reason);
@@ -683,149 +674,22 @@ void smtp_refusal_clear(struct smtp_refusal *refusal)
 	g_clear_pointer(&refusal->text, g_free);
 }
 
-/* A copy of s fit for a header field: a control character could end the
- * field and 8-bit has no place in one, so both become '?'. */
-static char *printable(const char *s)
+static char printable_char(char c)
 {
-	char *copy = g_strdup(s), *p;
+	return (unsigned char)c < 0x20 || (unsigned char)c > 0x7e ? '?' : c;
+}
 
-	for (p = copy; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-			*p = '?';
-	}
+void smtp_append_printable(GString *out, const char *s)
+{
+	for (; *s != '\0'; s++)
+		g_string_append_c(out, printable_char(*s));
+}
+
+char *smtp_printable(const char *s)
+{
+	char *copy = g_strdup(s);
+
+	for (char *p = copy; *p != '\0'; p++)
+		*p = printable_char(*p);
 	return copy;
-}
-
-/* Appends the field "name: word word ...", folding before a word that
- * would reach FOLD_COLUMN; a word too long for any line stays whole. */
-static void append_folded(GString *out, const char *name,
-			  char *const *words)
-{
-	size_t col = strlen(name) + 1, n;
-	bool line_empty = true;
-
-	g_string_append_printf(out, "%s:", name);
-	for (; *words != NULL; words++) {
-		n = strlen(*words);
-		if (n > 0 && !line_empty && col + 1 + n >= FOLD_COLUMN) {
-			g_string_append(out, "\r\n");
-			col = 0;
-		}
-		g_string_append_printf(out, " %s", *words);
-		col += 1 + n;
-		line_empty = line_empty && n == 0;
-	}
-	g_string_append(out, "\r\n");
-}
-
-static void append_received(GString *out, const struct smtp_trace *trace)
-{
-	g_autofree char *helo = trace->helo != NULL ? printable(trace->helo)
-						     : NULL;
-	g_autofree char *addr = trace->client_addr != NULL
-					? printable(trace->client_addr)
-					: NULL;
-	g_autofree char *host = printable(trace->hostname);
-	g_autofree char *protocol = printable(trace->protocol);
-	g_autofree char *id = printable(trace->id);
-	GDateTime *time = g_date_time_new_from_unix_utc(trace->time);
-	GPtrArray *clauses = g_ptr_array_new_with_free_func(g_free);
-
-	/* RFC 5321 4.4: the name the client gave, then its address; with
-	 * no name, the address stands in as a literal. */
-	if (helo != NULL && addr != NULL)
-		g_ptr_array_add(clauses,
-				g_strdup_printf("from %s (%s)", helo, addr));
-	else if (helo != NULL)
-		g_ptr_array_add(clauses, g_strdup_printf("from %s", helo));
-	else if (addr != NULL)
-		g_ptr_array_add(clauses, g_strdup_printf(
-			"from [%s%s]", strchr(addr, ':') ? "IPv6:" : "", addr));
-	g_ptr_array_add(clauses, g_strdup_printf("by %s", host));
-	g_ptr_array_add(clauses, g_strdup_printf("with %s", protocol));
-	g_ptr_array_add(clauses, g_strdup_printf("id %s;", id));
-	g_ptr_array_add(clauses, g_mime_utils_header_format_date(time));
-	g_ptr_array_add(clauses, NULL);
-	append_folded(out, "Received", (char *const *)clauses->pdata);
-	g_ptr_array_unref(clauses);
-	g_date_time_unref(time);
-}
-
-static void append_subject(GString *out, const char *subject)
-{
-	g_autofree char *text = g_strdup(subject);
-	g_autofree char *encoded = NULL;
-	g_auto(GStrv) words = NULL;
-	char *p;
-
-	/* Configuration may hold UTF-8 but never a line break. */
-	for (p = text; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	}
-	encoded = g_mime_utils_header_encode_text(NULL, text, NULL);
-	words = g_strsplit(encoded, " ", -1);
-	append_folded(out, "Subject", words);
-}
-
-/* Whether the header line starts a Subject field (RFC 5322 4.5.3 allows
- * white space before the colon). */
-static bool is_subject(const char *line, size_t len)
-{
-	size_t i = 7;
-
-	if (len < i || g_ascii_strncasecmp(line, "Subject", i) != 0)
-		return false;
-	while (i < len && is_wsp(line[i]))
-		i++;
-	return i < len && line[i] == ':';
-}
-
-/* Copies the header with every Subject field, continuation lines and
- * all, dropped and the new one where the first was (else at the end);
- * every other byte as it came. Returns where the header ended. */
-static size_t append_header(GString *out, const char *data, size_t len,
-			    const char *subject)
-{
-	size_t pos = 0, next;
-	bool skipping = false, added = false;
-	const char *lf;
-
-	while (pos < len && data[pos] != '\r' && data[pos] != '\n') {
-		lf = memchr(data + pos, '\n', len - pos);
-		next = lf != NULL ? (size_t)(lf - data) + 1 : len;
-		if (!is_wsp(data[pos])) {
-			skipping = is_subject(data + pos, next - pos);
-			if (skipping && !added) {
-				append_subject(out, subject);
-				added = true;
-			}
-		}
-		if (!skipping)
-			g_string_append_len(out, data + pos, next - pos);
-		pos = next;
-	}
-	if (!added) {
-		if (pos > 0 && data[pos - 1] != '\n')
-			g_string_append(out, "\r\n");
-		append_subject(out, subject);
-	}
-	return pos;
-}
-
-GBytes *smtp_message_stored(const void *data, size_t len,
-			    const struct smtp_trace *trace,
-			    const char *subject_override)
-{
-	g_autofree char *path = printable(trace->return_path);
-	GString *out = g_string_sized_new(len + 512);
-	size_t pos = 0;
-
-	mime_init();
-	g_string_append_printf(out, "Return-Path: <%s>\r\n", path);
-	append_received(out, trace);
-	if (subject_override != NULL)
-		pos = append_header(out, data, len, subject_override);
-	g_string_append_len(out, (const char *)data + pos, len - pos);
-	return g_string_free_to_bytes(out);
 }
