@@ -46,7 +46,8 @@ static void transaction_begin(struct smtp_session *s,
 	tx->ret = cmd->ret;
 	tx->envid = g_strdup(cmd->envid);
 	tx->arrival = g_get_real_time() / G_USEC_PER_SEC;
-	tx->recipients = g_ptr_array_new_with_free_func(smtp_recipient_free);
+	tx->recipients =
+		g_ptr_array_new_with_free_func(smtp_recipient_free);
 	tx->data = g_byte_array_new();
 	s->state = SMTP_STATE_MAIL;
 }
@@ -93,30 +94,55 @@ static bool domain_served(const struct smtp_session *s, const char *domain)
 	return false;
 }
 
-/* Resolves an RCPT address to a subscriber directory, or replies why
- * not and returns NULL. */
-static char *resolve(struct smtp_session *s, const char *path)
+static void no_such_subscriber(struct smtp_session *s, const char *path)
 {
-	g_autofree char *local = NULL, *domain = NULL, *status = NULL;
+	smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: no such "
+		   "subscriber", path);
+}
 
-	if (!smtp_address_split(path, &local, &domain)) {
-		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
-			   "no such subscriber", path);
+/* The MSISDN an RCPT address names, or NULL after replying why none.
+ * Postmaster, bare or at a domain we serve, must be accepted (RFC 5321
+ * 4.5.1): it reaches the subscriber [smtp] postmaster names. */
+static char *recipient_msisdn(struct smtp_session *s, const char *path)
+{
+	g_autofree char *local = NULL, *domain = NULL;
+
+	if (strcmp(path, "postmaster") == 0) {
+		local = g_strdup(path);
+	} else if (!smtp_address_split(path, &local, &domain)) {
+		no_such_subscriber(s, path);
 		return NULL;
 	}
-	if (!domain_served(s, domain)) {
+	if (domain != NULL && !domain_served(s, domain)) {
 		smtp_reply(s, "550 5.1.2 <%s>: Recipient domain not served "
 			   "here", path);
 		return NULL;
 	}
-	const char *msisdn = local[0] == '+' ? local + 1 : local;
-	g_autofree char *dir = vvm_msisdn_valid(msisdn, strlen(msisdn)) ? smtp_path(s, msisdn) : NULL;
-	int ret = dir != NULL ? profile_get_at(dir, "status", &status) :
-				-ENOENT;
+	if (g_ascii_strcasecmp(local, "postmaster") == 0 &&
+	    s->config->postmaster != NULL)
+		return g_strdup(s->config->postmaster);
+	const char *number = local[0] == '+' ? local + 1 : local;
+	if (!vvm_msisdn_valid(number, strlen(number))) {
+		no_such_subscriber(s, path);
+		return NULL;
+	}
+	return g_strdup(number);
+}
+
+/* Resolves an RCPT address to a subscriber directory that may receive,
+ * or replies why not and returns NULL. */
+static char *resolve(struct smtp_session *s, const char *path)
+{
+	g_autofree char *msisdn = recipient_msisdn(s, path);
+	g_autofree char *dir = NULL, *status = NULL;
+
+	if (msisdn == NULL)
+		return NULL;
+	dir = smtp_path(s, msisdn);
+	int ret = profile_get_at(dir, "status", &status);
 	if (ret == -ENOENT || ret == -ENOTDIR ||
 	    (ret == 0 && status[0] == 'U')) {
-		smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
-			   "no such subscriber", path);
+		no_such_subscriber(s, path);
 		return NULL;
 	}
 	if (ret < 0) {

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <glib.h>
 
+#include "vvm-login.h"
+
 #define S "smtp"
 
 /* A key of [smtp], else the same key of [imap], else fallback. */
@@ -38,6 +40,7 @@ static void load_keys(GKeyFile *kf, struct smtp_config *c)
 	c->enforce_from = vvm_config_bool(kf, S, "enforce_from", true);
 	c->dsn = vvm_config_bool(kf, S, "dsn", true);
 	c->subject = vvm_config_string(kf, S, "subject", NULL);
+	c->postmaster = vvm_config_string(kf, S, "postmaster", NULL);
 	c->max_message_size =
 		vvm_config_uint(kf, S, "max_message_size", 10 * 1024 * 1024);
 	c->max_recipients = vvm_config_uint(kf, S, "max_recipients", 50);
@@ -83,6 +86,11 @@ static int validate(const struct smtp_config *c, char **error_r)
 				    "max_recipients must be positive");
 		return -EINVAL;
 	}
+	if (c->postmaster != NULL &&
+	    !vvm_msisdn_valid(c->postmaster, strlen(c->postmaster))) {
+		*error_r = g_strdup("[smtp] postmaster: an MSISDN");
+		return -EINVAL;
+	}
 	if (c->subject != NULL && strpbrk(c->subject, "\r\n") != NULL) {
 		*error_r = g_strdup("[smtp] subject: one line");
 		return -EINVAL;
@@ -121,6 +129,7 @@ void smtp_config_clear(struct smtp_config *c)
 	g_free(c->run_as);
 	g_strfreev(c->domains);
 	g_free(c->subject);
+	g_free(c->postmaster);
 	g_strfreev(c->known_clients);
 	memset(c, 0, sizeof(*c));
 }

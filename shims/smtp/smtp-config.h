@@ -26,6 +26,7 @@ struct smtp_config {
 	bool enforce_from;         /* From must be the authenticated number */
 	bool dsn;                  /* deposit DSNs in the sender's INBOX */
 	char *subject;             /* Subject override, or NULL */
+	char *postmaster;          /* the MSISDN postmaster reaches, or NULL */
 	uint64_t max_message_size; /* bytes, SIZE */
 	unsigned int max_recipients;
 	unsigned int max_errors;

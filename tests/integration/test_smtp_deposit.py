@@ -484,3 +484,27 @@ def test_swaks_starttls_digest_md5_deposit(make_smtpd, tmp_path):
     assert "<~  235 2.7.0 Authentication successful" in out.stdout
     assert "<~  250 2.0.0 Ok: stored as " in out.stdout
     assert voice() in server.messages(RCPT2)[0]
+
+
+def test_postmaster_and_session_limit(make_smtpd):
+    # vvmfs reads [smtp] max_sessions from the same file.
+    server = make_smtpd(smtp={"postmaster": RCPT3, "domains": DOMAIN,
+                              "max_sessions": "1"})
+    raw = server.raw()
+    raw.command("EHLO phone")
+    assert digest_md5(raw)[0] == 235
+    # A second authenticated session of the same subscriber is refused.
+    other = server.raw()
+    other.command("EHLO phone")
+    assert digest_md5(other) == (
+        454, "4.7.0 Too many sessions for this subscriber")
+    assert raw.code("MAIL FROM:<%s>" % address(SENDER)) == "250 2.1.0 Ok"
+    assert raw.code("RCPT TO:<Postmaster>") == "250 2.1.5 Ok"
+    assert raw.code("RCPT TO:<postmaster@%s>" % DOMAIN) == "250 2.1.5 Ok"
+    assert raw.code("RCPT TO:<%s@elsewhere.net>" % RCPT2) == \
+        "550 5.1.2 <%s@elsewhere.net>: Recipient domain not served here" \
+        % RCPT2
+    assert raw.code("DATA").startswith("354 ")
+    raw.send(voice() + b".\r\n")
+    assert raw.reply()[0].startswith("250 2.0.0 ")
+    assert len(server.messages(RCPT3)) == 1, "one copy for both names"
