@@ -841,7 +841,9 @@ const char *vvm_sasl_mech(const struct vvm_sasl *sasl)
 	return sasl->mech;
 }
 
-bool vvm_sasl_base64_valid(const char *text)
+/* Strict base64 (RFC 4648 4: whole quanta, padding only at the end),
+ * which g_base64_decode() does not check: it skips junk. */
+static bool base64_valid(const char *text)
 {
 	size_t len = strlen(text);
 
@@ -858,4 +860,87 @@ bool vvm_sasl_base64_valid(const char *text)
 		}
 	}
 	return true;
+}
+
+/* A client's base64 text as bytes (never NULL, even when empty); false
+ * with *why_r when it is "*" or not base64. "=" is the empty initial
+ * response. */
+static bool decode_answer(const char *text, bool initial, guchar **in_r,
+			  gsize *len_r, enum vvm_sasl_outcome *why_r)
+{
+	*len_r = 0;
+	if (strcmp(text, "*") == 0) {
+		*why_r = VVM_SASL_CANCELLED;
+		return false;
+	}
+	if ((initial && strcmp(text, "=") == 0) || *text == '\0') {
+		/* g_base64_decode() would give NULL for nothing. */
+		*in_r = g_malloc0(1);
+		return true;
+	}
+	if (!base64_valid(text)) {
+		*why_r = VVM_SASL_NOT_BASE64;
+		return false;
+	}
+	*in_r = g_base64_decode(text, len_r);
+	return true;
+}
+
+/* Sends out as a challenge and decodes the answer. */
+static bool ask(vvm_sasl_challenge_fn *challenge, void *context,
+		const void *out, size_t out_len, guchar **in_r, gsize *len_r,
+		enum vvm_sasl_outcome *why_r)
+{
+	g_autofree char *b64 = out_len > 0 ? g_base64_encode(out, out_len) :
+					     g_strdup("");
+	g_autofree char *line = challenge(context, b64);
+
+	if (line == NULL) {
+		*why_r = VVM_SASL_STOPPED;
+		return false;
+	}
+	return decode_answer(line, false, in_r, len_r, why_r);
+}
+
+enum vvm_sasl_outcome vvm_sasl_run(struct vvm_sasl *sasl, const char *mech,
+				   const char *initial,
+				   vvm_sasl_challenge_fn *challenge,
+				   void *context)
+{
+	g_autofree guchar *in = NULL;
+	gsize in_len = 0;
+	const void *out;
+	size_t out_len;
+	enum vvm_sasl_result res;
+	enum vvm_sasl_outcome why;
+
+	if (initial == NULL) {
+		res = vvm_sasl_start(sasl, mech, NULL, 0, &out, &out_len);
+	} else if (decode_answer(initial, true, &in, &in_len, &why)) {
+		res = vvm_sasl_start(sasl, mech, in, in_len, &out, &out_len);
+	} else {
+		return why;
+	}
+	while (res == VVM_SASL_CONTINUE) {
+		g_clear_pointer(&in, g_free);
+		if (!ask(challenge, context, out, out_len, &in, &in_len, &why)) {
+			vvm_sasl_abort(sasl);
+			return why;
+		}
+		res = vvm_sasl_step(sasl, in, in_len, &out, &out_len);
+	}
+	if (res == VVM_SASL_FAILED)
+		return VVM_SASL_REFUSED;
+	if (out != NULL) {
+		/* Final server data, which the client acknowledges with an
+		 * empty answer before the success reply. */
+		g_clear_pointer(&in, g_free);
+		if (!ask(challenge, context, out, out_len, &in, &in_len, &why)) {
+			vvm_sasl_abort(sasl);
+			return why;
+		}
+		if (vvm_sasl_finish(sasl, in, in_len) < 0)
+			return VVM_SASL_REFUSED;
+	}
+	return VVM_SASL_AUTHENTICATED;
 }

@@ -133,9 +133,30 @@ enum vvm_sasl_failure vvm_sasl_failure(const struct vvm_sasl *sasl);
 /* A static, secret-free name for a failure, for logs. */
 const char *vvm_sasl_failure_str(enum vvm_sasl_failure failure);
 
-/* Whether text is strict base64 (RFC 4648 4: whole quanta, padding only
- * at the end), which g_base64_decode() does not check: it skips junk. */
-bool vvm_sasl_base64_valid(const char *text);
+/* The protocol's half of a whole exchange: sends challenge (base64, ""
+ * for an empty one) the protocol's way ("+ " in IMAP, "334 " in SMTP) and
+ * returns the client's answer line as sent (a new string for g_free()),
+ * or NULL when the exchange cannot go on (the connection is gone, the
+ * line was too long); the callback then has answered the client itself. */
+typedef char *vvm_sasl_challenge_fn(void *context, const char *challenge);
+
+enum vvm_sasl_outcome {
+	VVM_SASL_AUTHENTICATED,   /* vvm_sasl_user() is set */
+	VVM_SASL_REFUSED,         /* see vvm_sasl_failure() */
+	VVM_SASL_CANCELLED,       /* the client answered "*" */
+	VVM_SASL_NOT_BASE64,      /* an answer was not strict base64 */
+	VVM_SASL_STOPPED,         /* the challenge callback returned NULL */
+};
+
+/* Runs a whole exchange with mech: the initial response (base64 as the
+ * client sent it, "=" for an empty one, NULL for none), every challenge
+ * through the callback, and the final server data (DIGEST-MD5's rspauth,
+ * SCRAM's verifier) as one more challenge whose answer must be empty
+ * (else REFUSED with BAD_PROTOCOL). */
+enum vvm_sasl_outcome vvm_sasl_run(struct vvm_sasl *sasl, const char *mech,
+				   const char *initial,
+				   vvm_sasl_challenge_fn *challenge,
+				   void *context);
 
 /* The authenticated user (authcid; the authzid must equal it or be empty),
  * or NULL until authentication is complete, i.e. after VVM_SASL_OK without

@@ -138,13 +138,10 @@ static struct vvm_sasl *sasl_for(struct imap_session *s,
 			       lookup, &error);
 }
 
-/* Sends a challenge and reads the client's base64 answer; returns it
- * decoded, or NULL after setting the reply. */
-static guchar *challenge(struct imap_session *s, const void *out,
-			 size_t out_len, gsize *in_len_r)
+/* Sends a challenge and reads the client's answer line. */
+static char *challenge(void *context, const char *b64)
 {
-	g_autofree char *b64 = out_len > 0 ? g_base64_encode(out, out_len) :
-					     g_strdup("");
+	struct imap_session *s = context;
 	const char *line;
 
 	imap_send(s, "+ %s\r\n", b64);
@@ -162,54 +159,28 @@ static guchar *challenge(struct imap_session *s, const void *out,
 		imap_bad(s, "AUTHENTICATE response line is invalid");
 		return NULL;
 	}
-	if (strcmp(line, "*") == 0) {
-		imap_bad(s, "AUTHENTICATE cancelled");
-		return NULL;
-	}
-	return g_base64_decode(line, in_len_r);
+	return g_strdup(line);
 }
 
 static void authenticate(struct imap_session *s, struct vvm_sasl *sasl,
 			 struct auth_lookup *lookup, const char *mech,
 			 const char *initial)
 {
-	const void *out;
-	size_t out_len;
-	gsize in_len = 0;
-	g_autofree guchar *in = NULL;
-	enum vvm_sasl_result res;
-
-	if (initial != NULL) {
-		/* SASL-IR: "=" is an empty initial response. */
-		if (strcmp(initial, "=") != 0)
-			in = g_base64_decode(initial, &in_len);
-		res = vvm_sasl_start(sasl, mech, in != NULL ? (void *)in : "",
-				     in_len, &out, &out_len);
-	} else
-		res = vvm_sasl_start(sasl, mech, NULL, 0, &out, &out_len);
-	while (res == VVM_SASL_CONTINUE) {
-		g_free(in);
-		in = challenge(s, out, out_len, &in_len);
-		if (in == NULL)
-			return;
-		res = vvm_sasl_step(sasl, in, in_len, &out, &out_len);
-	}
-	if (res == VVM_SASL_OK && out != NULL) {
-		/* DIGEST-MD5's rspauth: Android's client waits for it as a
-		 * continuation and answers with an empty line. */
-		g_free(in);
-		in = challenge(s, out, out_len, &in_len);
-		if (in == NULL)
-			return;
-		if (vvm_sasl_finish(sasl, in, in_len) < 0) {
-			imap_bad(s, "AUTHENTICATE expected an empty response");
-			return;
-		}
-	}
-	if (res == VVM_SASL_OK) {
+	switch (vvm_sasl_run(sasl, mech, initial, challenge, s)) {
+	case VVM_SASL_AUTHENTICATED:
 		if (imap_login_finish(s, vvm_sasl_user(sasl)))
 			imap_ok(s, "AUTHENTICATE completed");
 		return;
+	case VVM_SASL_CANCELLED:
+		imap_bad(s, "AUTHENTICATE cancelled");
+		return;
+	case VVM_SASL_NOT_BASE64:
+		imap_bad(s, "AUTHENTICATE response is not base64");
+		return;
+	case VVM_SASL_STOPPED:
+		return;
+	case VVM_SASL_REFUSED:
+		break;
 	}
 	switch (vvm_sasl_failure(sasl)) {
 	case VVM_SASL_UNKNOWN_USER:
@@ -240,11 +211,6 @@ void cmd_authenticate(struct imap_session *s, const struct imap_command *cmd)
 	    !imap_arg_get_atom(&cmd->args[0], &mech) ||
 	    (cmd->count == 2 && !imap_arg_get_atom(&cmd->args[1], &initial))) {
 		imap_bad(s, "AUTHENTICATE needs a mechanism name");
-		return;
-	}
-	if (initial != NULL && strcmp(initial, "=") != 0 &&
-	    !vvm_sasl_base64_valid(initial)) {
-		imap_bad(s, "AUTHENTICATE initial response is not base64");
 		return;
 	}
 	/* libsasl2 loads its plugins here, not for sessions that LOGIN. */

@@ -57,36 +57,20 @@ char *smtp_auth_mechanisms(const struct smtp_session *s)
 	return g_string_free(mechs, FALSE);
 }
 
-/* Sends a challenge and reads the client's base64 answer; returns it
- * decoded, or NULL after replying. */
-static guchar *challenge(struct smtp_session *s, const void *out,
-			 size_t out_len, gsize *in_len_r)
+/* Sends a challenge and reads the client's answer line. */
+static char *challenge(void *context, const char *b64)
 {
-	g_autofree char *b64 = out_len > 0 ? g_base64_encode(out, out_len) :
-					     g_strdup("");
-	g_autofree char *line = NULL;
+	struct smtp_session *s = context;
+	char *line = NULL;
 
 	smtp_reply_quiet(s, "334 %s", b64);
 	int ret = smtp_read_line(s, &line);
-	if (ret == -EPIPE || ret == -ETIMEDOUT) {
+	if (ret == -EPIPE || ret == -ETIMEDOUT)
 		s->state = SMTP_STATE_QUIT;
-		return NULL;
-	}
-	if (ret < 0) {
+	else if (ret < 0)
 		smtp_reply(s, "500 5.5.6 Authentication exchange line is too "
 			   "long");
-		return NULL;
-	}
-	if (strcmp(line, "*") == 0) {
-		smtp_reply(s, "501 5.7.0 Authentication aborted");
-		return NULL;
-	}
-	/* g_base64_decode() skips junk: check first. */
-	if (!vvm_sasl_base64_valid(line)) {
-		smtp_reply(s, "501 5.5.2 Cannot decode response");
-		return NULL;
-	}
-	return g_base64_decode(line, in_len_r);
+	return ret < 0 ? NULL : line;
 }
 
 /* A right password: the session becomes the subscriber's. */
@@ -167,44 +151,22 @@ static void authenticate(struct smtp_session *s, struct vvm_sasl *sasl,
 			 struct auth_lookup *lookup, const char *mech,
 			 const char *initial)
 {
-	const void *out;
-	size_t out_len;
-	gsize in_len = 0;
-	g_autofree guchar *in = NULL;
-	enum vvm_sasl_result res;
-
-	if (initial != NULL) {
-		/* "=" is an empty initial response. */
-		if (strcmp(initial, "=") != 0)
-			in = g_base64_decode(initial, &in_len);
-		res = vvm_sasl_start(sasl, mech, in != NULL ? (void *)in : "",
-				     in_len, &out, &out_len);
-	} else {
-		res = vvm_sasl_start(sasl, mech, NULL, 0, &out, &out_len);
-	}
-	while (res == VVM_SASL_CONTINUE) {
-		g_free(in);
-		in = challenge(s, out, out_len, &in_len);
-		if (in == NULL)
-			return;
-		res = vvm_sasl_step(sasl, in, in_len, &out, &out_len);
-	}
-	if (res == VVM_SASL_OK && out != NULL) {
-		/* DIGEST-MD5's rspauth (the spec's Example B), answered
-		 * with an empty line. */
-		g_free(in);
-		in = challenge(s, out, out_len, &in_len);
-		if (in == NULL)
-			return;
-		if (vvm_sasl_finish(sasl, in, in_len) < 0) {
-			smtp_reply(s, "501 5.5.2 Expected an empty response");
-			return;
-		}
-	}
-	if (res == VVM_SASL_OK)
+	switch (vvm_sasl_run(sasl, mech, initial, challenge, s)) {
+	case VVM_SASL_AUTHENTICATED:
 		login(s, vvm_sasl_user(sasl));
-	else
+		break;
+	case VVM_SASL_REFUSED:
 		refuse(s, sasl, lookup);
+		break;
+	case VVM_SASL_CANCELLED:
+		smtp_reply(s, "501 5.7.0 Authentication aborted");
+		break;
+	case VVM_SASL_NOT_BASE64:
+		smtp_reply(s, "501 5.5.2 Cannot decode response");
+		break;
+	case VVM_SASL_STOPPED:
+		break;
+	}
 }
 
 static bool auth_allowed(struct smtp_session *s, const char *mech)
@@ -243,11 +205,6 @@ void cmd_auth(struct smtp_session *s, const struct smtp_command *cmd)
 
 	if (!auth_allowed(s, cmd->arg))
 		return;
-	if (cmd->auth_initial != NULL && strcmp(cmd->auth_initial, "=") != 0 &&
-	    !vvm_sasl_base64_valid(cmd->auth_initial)) {
-		smtp_reply(s, "501 5.5.2 Cannot decode initial response");
-		return;
-	}
 	/* libsasl2 loads its plugins here, not for sessions that do not
 	 * authenticate. */
 	mechs = smtp_auth_mechanisms(s);

@@ -774,6 +774,75 @@ static void test_initial_response(void)
 	directory_clear(&dir);
 }
 
+/* ---- vvm_sasl_run(): the whole exchange with base64 framing ---- */
+
+struct script {
+	const char *const *answers;  /* NULL ends: the connection is gone */
+	int asked;
+	char *last_challenge;
+};
+
+static char *scripted(void *context, const char *challenge)
+{
+	struct script *sc = context;
+	const char *answer = sc->answers[sc->asked];
+
+	sc->asked++;
+	g_free(sc->last_challenge);
+	sc->last_challenge = g_strdup(challenge);
+	return g_strdup(answer);
+}
+
+static enum vvm_sasl_outcome run_plain(const char *initial,
+				       const char *const *answers, int *asked)
+{
+	struct directory dir = { 0 };
+	struct vvm_sasl *server = server_new(ALL_MECHS, 256, &dir);
+	struct script sc = { .answers = answers };
+	enum vvm_sasl_outcome got =
+		vvm_sasl_run(server, "PLAIN", initial, scripted, &sc);
+
+	if (got == VVM_SASL_AUTHENTICATED)
+		g_assert_cmpstr(vvm_sasl_user(server), ==, "alice");
+	*asked = sc.asked;
+	g_free(sc.last_challenge);
+	vvm_sasl_destroy(&server);
+	directory_clear(&dir);
+	return got;
+}
+
+static void test_run(void)
+{
+	g_autofree char *good = g_base64_encode(
+		(const guchar *)"\0alice\0" ALICE_PASSWORD,
+		sizeof("\0alice\0" ALICE_PASSWORD) - 1);
+	g_autofree char *bad = g_base64_encode((const guchar *)"\0alice\0x", 8);
+	const char *const none[] = { NULL };
+	const char *const good_answer[] = { good, NULL };
+	const char *const cancel[] = { "*", NULL };
+	const char *const junk[] = { "a!b=", NULL };
+	int asked;
+
+	/* as an initial response, and after an empty challenge */
+	g_assert_cmpint(run_plain(good, none, &asked), ==,
+			VVM_SASL_AUTHENTICATED);
+	g_assert_cmpint(asked, ==, 0);
+	g_assert_cmpint(run_plain(NULL, good_answer, &asked), ==,
+			VVM_SASL_AUTHENTICATED);
+	g_assert_cmpint(asked, ==, 1);
+	g_assert_cmpint(run_plain(bad, none, &asked), ==, VVM_SASL_REFUSED);
+	/* "=" is an empty initial response, which PLAIN refuses */
+	g_assert_cmpint(run_plain("=", none, &asked), ==, VVM_SASL_REFUSED);
+	g_assert_cmpint(run_plain(NULL, cancel, &asked), ==,
+			VVM_SASL_CANCELLED);
+	g_assert_cmpint(run_plain("*", none, &asked), ==, VVM_SASL_CANCELLED);
+	g_assert_cmpint(run_plain(NULL, junk, &asked), ==,
+			VVM_SASL_NOT_BASE64);
+	g_assert_cmpint(run_plain("YQ=b", none, &asked), ==,
+			VVM_SASL_NOT_BASE64);
+	g_assert_cmpint(run_plain(NULL, none, &asked), ==, VVM_SASL_STOPPED);
+}
+
 static void test_out_of_turn(void)
 {
 	struct directory dir = { 0 };
@@ -896,6 +965,7 @@ int main(int argc, char *argv[])
 	g_test_add_func("/sasl/empty-password", test_empty_password);
 	g_test_add_func("/sasl/mech-list", test_mech_list);
 	g_test_add_func("/sasl/initial-response", test_initial_response);
+	g_test_add_func("/sasl/run", test_run);
 	g_test_add_func("/sasl/out-of-turn", test_out_of_turn);
 	g_test_add_func("/sasl/failure-str", test_failure_str);
 	g_test_add_func("/sasl/no-config-file", test_no_config_file);
