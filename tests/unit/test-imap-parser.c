@@ -4,8 +4,6 @@
  * right before an unmapped page, so that reading past them crashes. */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <glib.h>
 
 #include "imap-date.h"
@@ -13,47 +11,28 @@
 #include "imap-parser.h"
 #include "imap-search.h"
 #include "imap-seqset.h"
+#include "guard-page.h"
 
 #define RANDOM_SPLITS 16
 
 enum feed_mode { FEED_WHOLE, FEED_BYTES, FEED_RANDOM };
-
-static char *guard_page;   /* readable page followed by an unmapped one */
-static size_t page_size;
-
-static void guard_init(void)
-{
-	char *map;
-
-	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	map = mmap(NULL, page_size * 2, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	g_assert_true(map != MAP_FAILED);
-	g_assert_cmpint(mprotect(map + page_size, page_size, PROT_NONE), ==, 0);
-	guard_page = map;
-}
 
 /* Copies data to end exactly where the unmapped page begins. Larger
  * inputs go to the heap, where ASan watches the end instead. */
 static const char *place(const void *data, size_t len, char **heap_r)
 {
 	*heap_r = NULL;
-	if (len > page_size) {
+	if (len > guard_room) {
 		*heap_r = g_memdup2(data, len);
 		return *heap_r;
 	}
-	memcpy(guard_page + page_size - len, data, len);
-	return guard_page + page_size - len;
+	return guard_place(data, len);
 }
 
 /* A NUL-terminated string whose NUL is the page's last byte. */
 static const char *place_str(const char *str)
 {
-	size_t len = strlen(str) + 1;
-
-	g_assert_cmpuint(len, <=, page_size);
-	memcpy(guard_page + page_size - len, str, len);
-	return guard_page + page_size - len;
+	return guard_place(str, strlen(str) + 1);
 }
 
 static void dump_args(GString *out, const struct imap_arg *args)
@@ -1164,7 +1143,7 @@ static void test_search_depth(void)
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
-	guard_init();
+	guard_init(1);
 	g_test_add_func("/imap-parser/syntax", test_syntax);
 	g_test_add_func("/imap-parser/errors", test_errors);
 	g_test_add_func("/imap-parser/vvm-commands", test_vvm_commands);

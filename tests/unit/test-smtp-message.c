@@ -9,12 +9,11 @@
  * unmapped page, so reading one byte too far crashes. */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <glib.h>
 #include <gmime/gmime.h>
 
+#include "guard-page.h"
 #include "smtp-message.h"
 
 /* ---- fixtures ---- */
@@ -147,30 +146,13 @@ static void rules_default(struct smtp_message_rules *rules)
 /* Deposits here stay below this many pages. */
 #define GUARD_PAGES 15
 
-static char *guard_map;
-static size_t page_size;
-
-static void guard_init(void)
-{
-	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	guard_map = mmap(NULL, page_size * (GUARD_PAGES + 1),
-			 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
-	g_assert_true(guard_map != MAP_FAILED);
-	g_assert_cmpint(mprotect(guard_map + page_size * GUARD_PAGES,
-				 page_size, PROT_NONE), ==, 0);
-}
-
 static int check_guarded(const char *msg, size_t len,
 			 const struct smtp_message_rules *rules,
 			 struct smtp_message_info *info_r,
 			 struct smtp_refusal *refusal_r)
 {
-	char *data = guard_map + page_size * GUARD_PAGES - len;
-
-	g_assert_cmpuint(len, <=, page_size * GUARD_PAGES);
-	memcpy(data, msg, len);
-	return smtp_message_check(data, len, rules, info_r, refusal_r);
+	return smtp_message_check(guard_place(msg, len), len, rules, info_r,
+				  refusal_r);
 }
 
 static void assert_passes(const char *msg,
@@ -911,7 +893,7 @@ int main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	g_mime_init();
-	guard_init();
+	guard_init(GUARD_PAGES);
 	g_test_add_func("/smtp-message/pass/example-j", test_example_j);
 	g_test_add_func("/smtp-message/pass/variants", test_variants_pass);
 	g_test_add_func("/smtp-message/pass/two-voice-parts",

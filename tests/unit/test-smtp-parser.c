@@ -6,10 +6,9 @@
  * parses must agree. */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <glib.h>
 
+#include "guard-page.h"
 #include "smtp-parser.h"
 
 #define R_SYNTAX_MAIL "501 5.5.4 Syntax: MAIL FROM:<address>"
@@ -29,21 +28,6 @@ struct fail_case {
 	const char *line;
 	const char *reply;
 };
-
-static char *guard_page; /* readable page followed by an unmapped one */
-static size_t page_size;
-
-static void guard_init(void)
-{
-	char *map;
-
-	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	map = mmap(NULL, page_size * 2, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	g_assert_true(map != MAP_FAILED);
-	g_assert_cmpint(mprotect(map + page_size, page_size, PROT_NONE), ==, 0);
-	guard_page = map;
-}
 
 static bool is_zero(const struct smtp_command *cmd)
 {
@@ -90,10 +74,9 @@ static int parse_n(const char *data, size_t len, struct smtp_command *cmd,
 	memcpy(heap + alloc - len, data, len);
 	ret = smtp_parse_command(heap + alloc - len, len, cmd, reply_r);
 	g_free(heap);
-	if (len <= page_size) {
-		memcpy(guard_page + page_size - len, data, len);
-		guarded_ret = smtp_parse_command(guard_page + page_size - len,
-						 len, &guarded, &guarded_reply);
+	if (len <= guard_room) {
+		guarded_ret = smtp_parse_command(guard_place(data, len), len,
+						 &guarded, &guarded_reply);
 		g_assert_cmpint(ret, ==, guarded_ret);
 		g_assert_cmpstr(*reply_r, ==, guarded_reply);
 		assert_same(cmd, &guarded);
@@ -1079,7 +1062,7 @@ static void test_clear(void)
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
-	guard_init();
+	guard_init(1);
 
 	g_test_add_func("/smtp-parser/verbs", test_verbs);
 	g_test_add_func("/smtp-parser/no-args", test_no_args);
