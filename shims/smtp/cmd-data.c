@@ -15,7 +15,9 @@ static const char *data_refusal(const struct smtp_session *s)
 	case SMTP_STATE_RCPT:
 		return NULL;
 	case SMTP_STATE_MAIL:
-		return "554 5.5.1 Error: no valid recipients";
+		/* RFC 2033 4.2 wants 503 in LMTP; RFC 2920 3.1 554 in SMTP. */
+		return s->lmtp ? "503 5.5.1 Error: no valid recipients" :
+				 "554 5.5.1 Error: no valid recipients";
 	default:
 		return "503 5.5.1 Error: need MAIL command";
 	}
@@ -74,7 +76,11 @@ static void message_done(struct smtp_session *s)
 {
 	s->input = SMTP_INPUT_COMMAND;
 	if (s->tx.too_big) {
-		smtp_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		/* LMTP answers every recipient (RFC 2033 4.2). */
+		guint replies = s->lmtp ? s->tx.recipients->len : 1;
+		for (guint i = 0; i < replies; i++)
+			smtp_reply(s, "552 5.3.4 Message size exceeds fixed "
+				   "limit");
 		smtp_transaction_reset(s);
 		return;
 	}

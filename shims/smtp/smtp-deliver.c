@@ -237,6 +237,7 @@ void smtp_deliver(struct smtp_session *s)
 		.sender_msisdn = s->config->enforce_from ? s->msisdn : NULL,
 		.now = g_get_real_time() / G_USEC_PER_SEC,
 		.max_duration = s->config->max_duration,
+		.allow_reports = s->lmtp,
 	};
 	struct smtp_message_info info;
 	struct smtp_refusal refusal = { 0 };

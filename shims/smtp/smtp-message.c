@@ -632,6 +632,23 @@ static int check_parts(struct check *ck, GMimeMultipart *top)
 	return 0;
 }
 
+/* A delivery status or disposition notification (RFC 3462 multipart/
+ * report). */
+static bool is_report(GMimeMessage *msg)
+{
+	GMimeContentType *type = g_mime_object_get_content_type(
+		message_body(msg));
+	const char *report;
+
+	if (type == NULL || !g_mime_content_type_is_type(type, "multipart",
+							 "report"))
+		return false;
+	report = g_mime_content_type_get_parameter(type, "report-type");
+	return report != NULL &&
+	       (g_ascii_strcasecmp(report, "delivery-status") == 0 ||
+		g_ascii_strcasecmp(report, "disposition-notification") == 0);
+}
+
 int smtp_message_check(const void *data, size_t len,
 		       const struct smtp_message_rules *rules,
 		       struct smtp_message_info *info_r,
@@ -657,6 +674,11 @@ int smtp_message_check(const void *data, size_t len,
 	ret = parse(&ck, &msg);
 	if (ret < 0)
 		return ret;
+	if (rules->allow_reports && is_report(msg)) {
+		g_object_unref(msg);
+		memset(info_r, 0, sizeof(*info_r));
+		return 0;
+	}
 	if ((ret = check_from(&ck, msg)) == 0 &&
 	    (ret = check_to(&ck, msg)) == 0 &&
 	    (ret = check_mandatory(&ck, msg)) == 0 &&

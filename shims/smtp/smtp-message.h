@@ -33,6 +33,12 @@ struct smtp_message_rules {
 	/* Longest voice message accepted, seconds; 0: no limit. A longer
 	 * Content-Duration is refused (552 5.3.4). */
 	unsigned int max_duration;
+	/* Also accept delivery and disposition reports (a top-level
+	 * multipart/report; report-type=delivery-status or
+	 * disposition-notification), which an MTA delivering over LMTP sends
+	 * back to a subscriber; the spec lists DSN and MDN among the
+	 * messages a client retrieves. They pass with info all zero. */
+	bool allow_reports;
 };
 
 /* What the check learned, for delivery and the log. */

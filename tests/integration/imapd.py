@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BUILD, MSISDN, Vvmfs
+from lineclient import LineClient
 
 IMAPD = BUILD / "shims" / "imap" / "vvm-imapd"
 PASSWORD = "s3cret-Pw"
@@ -208,46 +209,19 @@ def make_imapd():
 OPEN_CLIENTS = []
 
 
-class Raw:
+class Raw(LineClient):
     """A line-level IMAP client for exact responses and abuse."""
 
     def __init__(self, port, sock=None, greet=True):
-        self.sock = sock or socket.create_connection(("127.0.0.1", port),
-                                                     timeout=30)
+        super().__init__(port, sock)
         OPEN_CLIENTS.append(self)
-        self.buf = b""
         self.greeting = self.line() if greet else None
 
     def starttls(self, cafile):
         """STARTTLS, then everything goes through TLS."""
         _, tagged = self.command("T1", "STARTTLS")
         assert tagged.startswith("T1 OK"), tagged
-        assert self.buf == b""
-        ctx = ssl.create_default_context(cafile=str(cafile))
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
-
-    def send(self, data):
-        if isinstance(data, str):
-            data = data.encode()
-        self.sock.sendall(data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed; had %r" % self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def read(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed")
-            self.buf += chunk
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
+        self.wrap_tls(cafile)
 
     def command(self, tag, text):
         """Sends one command; returns (untagged lines, tagged line)."""
@@ -266,8 +240,6 @@ class Raw:
         _, tagged = self.command("L1", "LOGIN %s %s" % (user, password))
         assert tagged == "L1 OK LOGIN completed", tagged
 
-    def close(self):
-        self.sock.close()
 
 
 def digest_md5_response(challenge, user, password, realm=None,

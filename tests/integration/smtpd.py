@@ -8,8 +8,6 @@ per connection under imapd.Inetd.
 import base64
 import imaplib
 import os
-import socket
-import ssl
 import tempfile
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 
 from conftest import BUILD, Vvmfs
 from imapd import IMAPD, PASSWORD, Inetd, digest_md5_response, make_cert
+from lineclient import LineClient
 
 SMTPD = BUILD / "shims" / "smtp" / "vvm-smtpd"
 SENDER = "31612345678"
@@ -160,30 +159,16 @@ class _Closer:
         self.close = close
 
 
-class RawSmtp:
+class RawSmtp(LineClient):
     """A line-level SMTP client for exact replies and abuse."""
 
     def __init__(self, port, greet=True):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
+        super().__init__(port)
         self.greeting = self.reply() if greet else None
 
     def starttls(self, cafile):
         assert self.command("STARTTLS") == ["220 2.0.0 Ready to start TLS"]
-        ctx = ssl.create_default_context(cafile=str(cafile))
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed; had %r" % self.buf)
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line.decode("utf-8", "replace")
+        self.wrap_tls(cafile)
 
     def reply(self):
         """One reply, all its lines."""
@@ -199,16 +184,6 @@ class RawSmtp:
     def code(self, text):
         """The reply's last line, for one-line replies."""
         return self.command(text)[-1]
-
-    def closed(self):
-        """Whether the server has closed the connection."""
-        try:
-            return self.sock.recv(1) == b""
-        except OSError:
-            return True
-
-    def close(self):
-        self.sock.close()
 
 
 def digest_md5(client, user=SENDER, password=SMTP_PASSWORD):

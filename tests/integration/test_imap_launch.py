@@ -5,34 +5,12 @@ import imaplib
 import os
 import pwd
 import signal
-import socket
 import subprocess
-import time
 
 from conftest import MSISDN, deposit, voice_message
 from conftest import TOP, VVMFS
 from imapd import IMAPD, PASSWORD, make_imapd  # noqa: F401
-
-DOCS = TOP / "docs" / "examples"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port, proc, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the launcher exited %d" % proc.returncode
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("nothing listens on %d" % port)
-
+from launch import DOCS, free_port, under_xinetd, wait_listening
 
 def vvm_session(port, server):
     """What a phone does in one sync, through imaplib."""
@@ -50,36 +28,8 @@ def test_under_xinetd(make_imapd):
     server = make_imapd()
     for i in range(2):
         deposit(server.inbox, voice_message(i))
-    port = free_port()
-    asan_log = server.root / "asan"
-    conf = server.root / "xinetd.conf"
-    # xinetd gives servers a clean environment, and their stderr is the
-    # socket: sanitizer reports go to files instead.
-    env = " ".join("%s=%s:log_path=%s" % (k, os.environ.get(k, ""), asan_log)
-                   for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"))
-    # The admin guide's file, pointed at this build and this test's port.
-    service = (DOCS / "xinetd-vvm-imap").read_text()
-    service = service.replace("port        = 143", "port = %d" % port)
-    service = service.replace("/usr/bin/vvm-imapd", str(IMAPD))
-    service = service.replace("/etc/vvm/vvm.conf", str(server.config))
-    service = service.replace("per_source  = 20", "per_source = 20\n"
-                              "\tenv = %s\n\tlog_type = FILE %s" % (
-                                  env, server.root / "xinetd.log"))
-    assert str(IMAPD) in service and "port = %d" % port in service
-    conf.write_text("defaults\n{\n}\n" + service)
-    proc = subprocess.Popen(["xinetd", "-dontfork", "-f", str(conf),
-                             "-pidfile", str(server.root / "xinetd.pid")],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(port, proc)
-        vvm_session(port, server)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-    reports = [p.name for p in server.root.iterdir()
-               if p.name.startswith("asan.")]
-    assert not reports, [(server.root / r).read_text() for r in reports]
+    under_xinetd(server.root, "xinetd-vvm-imap", "port        = 143", IMAPD,
+                 server.config, lambda port: vvm_session(port, server))
 
 
 def test_under_systemd_socket_activate(make_imapd):

@@ -4,14 +4,13 @@ confining itself: chrooted into the mount as an unprivileged user before
 it touches a mailbox."""
 import os
 import pwd
-import signal
 import smtplib
 import subprocess
 
 from conftest import TOP, VVMFS
 from smtpd import (RCPT2, SENDER, SMTPD, address, digest_md5,  # noqa: F401
                    make_smtpd, voice)
-from test_imap_launch import DOCS, free_port, wait_listening
+from launch import DOCS, under_xinetd
 
 
 def deposit(port, server):
@@ -29,33 +28,8 @@ def deposit(port, server):
 
 def test_under_xinetd(make_smtpd):
     server = make_smtpd()
-    port = free_port()
-    asan_log = server.root / "asan"
-    env = " ".join("%s=%s:log_path=%s" % (k, os.environ.get(k, ""), asan_log)
-                   for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"))
-    service = (DOCS / "xinetd-vvm-smtp").read_text()
-    service = service.replace("port        = 587", "port = %d" % port)
-    service = service.replace("/usr/bin/vvm-smtpd", str(SMTPD))
-    service = service.replace("/etc/vvm/vvm.conf", str(server.config))
-    service = service.replace("per_source  = 20", "per_source = 20\n"
-                              "\tenv = %s\n\tlog_type = FILE %s" % (
-                                  env, server.root / "xinetd.log"))
-    assert str(SMTPD) in service and "port = %d" % port in service
-    conf = server.root / "xinetd.conf"
-    conf.write_text("defaults\n{\n}\n" + service)
-    proc = subprocess.Popen(["xinetd", "-dontfork", "-f", str(conf),
-                             "-pidfile", str(server.root / "xinetd.pid")],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(port, proc)
-        deposit(port, server)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
-    reports = [p.name for p in server.root.iterdir()
-               if p.name.startswith("asan.")]
-    assert not reports, [(server.root / r).read_text() for r in reports]
+    under_xinetd(server.root, "xinetd-vvm-smtp", "port        = 587", SMTPD,
+                 server.config, lambda port: deposit(port, server))
 
 
 def test_systemd_units_verify(tmp_path):

@@ -855,6 +855,41 @@ static void test_dsn_headers_only(void)
 }
 
 /* ENVID and ORCPT arrive decoded from xtext: no field forged from them. */
+/* A report (what an MTA's bounce is) passes only where reports are
+ * allowed (LMTP); a voice deposit must still be a voice message. */
+static void test_reports_over_lmtp(void)
+{
+	g_autofree char *original = deposit_with(NULL, NULL);
+	struct smtp_message_rules rules;
+	struct smtp_message_info info;
+	struct smtp_dsn dsn;
+
+	dsn_init(&dsn, original);
+	g_autoptr(GBytes) bytes = smtp_dsn_build(&dsn);
+	g_autofree char *report = g_strndup(g_bytes_get_data(bytes, NULL),
+					    g_bytes_get_size(bytes));
+	/* Our own DSN says voice-message, as the spec wants; an MTA's says
+	 * nothing of the kind. */
+	char *context = strstr(report, "Message-Context: voice-message\r\n");
+	g_assert_nonnull(context);
+	memcpy(context, "X-Not-Context", 13);
+
+	rules_default(&rules);
+	assert_refused(report, &rules,
+		       "554 5.6.1 only voice messages can be deposited");
+	rules.allow_reports = true;
+	assert_passes(report, &rules, &info);
+	g_assert_cmpuint(info.voice_parts, ==, 0);
+	g_assert_cmpuint(info.duration, ==, 0);
+	/* reports only: a text message is still refused */
+	static const char *const text_message[] = {
+		"Message-Context: text-message", NULL
+	};
+	g_autofree char *text = deposit_with(text_message, NULL);
+	assert_refused(text, &rules,
+		       "554 5.6.1 only voice messages can be deposited");
+}
+
 static void test_dsn_injection(void)
 {
 	static const char original[] = "From: 5000250@example.com\r\n"
@@ -916,5 +951,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/smtp-message/dsn/headers-only",
 			test_dsn_headers_only);
 	g_test_add_func("/smtp-message/dsn/injection", test_dsn_injection);
+	g_test_add_func("/smtp-message/reports-over-lmtp",
+			test_reports_over_lmtp);
 	return g_test_run();
 }
