@@ -665,6 +665,9 @@ int smtp_message_check(const void *data, size_t len,
 	int ret;
 
 	smtp_mime_init();
+	/* An empty GByteArray may hold no buffer at all. */
+	if (len == 0)
+		return refuse(&ck, 554, "5.6.0", "empty message");
 	reason = check_bytes(data, len);
 	if (reason != NULL)
 		return refuse(&ck, 554, "5.6.0", "%s", reason);
