@@ -67,6 +67,8 @@ static char *challenge(void *context, const char *b64)
 	int ret = smtp_read_line(s, &line);
 	if (ret == -EPIPE || ret == -ETIMEDOUT)
 		s->state = SMTP_STATE_QUIT;
+	else if (ret == -EPROTO)
+		smtp_reply(s, "500 5.5.2 Line contains a NUL byte");
 	else if (ret < 0)
 		smtp_reply(s, "500 5.5.6 Authentication exchange line is too "
 			   "long");

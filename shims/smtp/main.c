@@ -7,12 +7,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
-#include <sys/un.h>
+#include <unistd.h>
 #include <syslog.h>
 #include <glib.h>
 
 #include "shim-io.h"
+#include "shim-listen.h"
 #include "smtp-config.h"
+#include "smtp-message.h"
 #include "smtp-session.h"
 #include "vvm-sasl.h"
 
@@ -21,6 +23,8 @@ struct options {
 	gboolean implicit_tls;
 	gboolean lmtp;
 	gboolean version;
+	char *listen;
+	int max_children;
 };
 
 static int parse_options(int argc, char **argv, struct options *opts)
@@ -32,6 +36,12 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		  "TLS from the first byte (port 465 style)", NULL },
 		{ "lmtp", 0, 0, G_OPTION_ARG_NONE, &opts->lmtp,
 		  "speak LMTP (RFC 2033) to an MTA", NULL },
+		{ "listen", 0, 0, G_OPTION_ARG_STRING, &opts->listen,
+		  "listen on HOST:PORT or a Unix socket path and fork one "
+		  "process per connection, instead of inetd", "ADDRESS" },
+		{ "max-children", 0, 0, G_OPTION_ARG_INT, &opts->max_children,
+		  "with --listen: connections served at once (default 200)",
+		  "N" },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &opts->version,
 		  "print the version and exit", NULL },
 		{ NULL },
@@ -69,36 +79,82 @@ static char *peer_address(void)
 	return g_strdup(text);
 }
 
-static int serve(const struct smtp_config *config, const struct options *opts)
+/* The TLS context of every session, or NULL when TLS is off or cannot be
+ * loaded (logged). */
+static struct shim_tls *load_tls(const struct smtp_config *config)
 {
-	g_autofree char *peer = peer_address();
-	struct shim_io *io = shim_io_create(0, 1);
 	struct shim_tls *tls = NULL;
 	g_autofree char *error = NULL;
+
+	if (config->tls == VVM_TLS_NONE)
+		return NULL;
+	if (shim_tls_create(config->tls_cert, config->tls_key, &tls,
+			    &error) < 0)
+		syslog(LOG_ERR, "TLS: %s", error);
+	return tls;
+}
+
+struct server {
+	const struct smtp_config *config;
+	const struct options *opts;
+	/* loaded before serving: by the listener once for every child */
+	struct shim_tls *tls;
+};
+
+/* Serves the connection on stdin/stdout. */
+static int serve(void *context)
+{
+	const struct server *server = context;
+	const struct smtp_config *config = server->config;
+	g_autofree char *peer = peer_address();
+	struct shim_io *io = shim_io_create(0, 1);
+	struct shim_tls *tls = server->tls;
 	int status = 1;
 	int one = 1;
 
 	/* Replies are written whole and flushed once per batch: Nagle's
 	 * algorithm would only hold the last segment back for an ACK. */
 	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (opts->implicit_tls || config->tls == VVM_TLS_IMPLICIT) {
-		if (config->tls_cert == NULL || config->tls_key == NULL ||
-		    shim_tls_create(config->tls_cert, config->tls_key, &tls,
-				    &error) < 0) {
-			syslog(LOG_ERR, "TLS: %s", error != NULL ? error :
-				       "no tls_cert and tls_key");
-			goto out;
-		}
-		if (shim_io_start_tls(io, tls) < 0) {
+	if (server->opts->implicit_tls || config->tls == VVM_TLS_IMPLICIT) {
+		if (tls == NULL)
+			tls = load_tls(config);
+		if (tls == NULL || shim_io_start_tls(io, tls) < 0) {
 			syslog(LOG_NOTICE, "TLS handshake failed");
 			goto out;
 		}
 	}
-	status = smtp_session_run(config, io, tls, opts->lmtp, peer);
+	status = smtp_session_run(config, io, tls, server->opts->lmtp, peer);
 out:
 	shim_io_destroy(&io);
-	shim_tls_destroy(&tls);
+	if (tls != server->tls)
+		shim_tls_destroy(&tls);
 	return status;
+}
+
+/* --listen: what every session would load is loaded here, once. */
+static int listen_and_serve(struct server *server)
+{
+	const struct options *opts = server->opts;
+	int fd = shim_listen_open(opts->listen);
+
+	if (fd < 0) {
+		fprintf(stderr, "vvm-smtpd: cannot listen on %s: %s\n",
+			opts->listen, g_strerror(-fd));
+		return 1;
+	}
+	smtp_message_init();
+	if (!opts->lmtp)
+		vvm_sasl_global_init("smtp");
+	server->tls = load_tls(server->config);
+	syslog(LOG_INFO, "listening on %s", opts->listen);
+	int ret = shim_listen_run(fd, opts->max_children > 0 ?
+				  (unsigned int)opts->max_children : 200,
+				  serve, server);
+	close(fd);
+	shim_tls_destroy(&server->tls);
+	if (ret < 0)
+		syslog(LOG_ERR, "accept: %s", g_strerror(-ret));
+	return ret < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -125,11 +181,14 @@ int main(int argc, char **argv)
 		printf("421 4.3.0 Service not available: configuration "
 		       "error\r\n");
 	} else {
-		status = serve(&config, &opts);
+		struct server server = { .config = &config, .opts = &opts };
+		status = opts.listen != NULL ? listen_and_serve(&server) :
+					       serve(&server);
 		vvm_sasl_global_done();
 		smtp_config_clear(&config);
 	}
 	g_free(opts.config_file);
+	g_free(opts.listen);
 	closelog();
 	return status;
 }

@@ -6,9 +6,6 @@
 
 #include "smtp-message.h"
 
-/* g_mime_init() once per process, from any thread. */
-void smtp_mime_init(void);
-
 static inline bool smtp_is_wsp(char c)
 {
 	return c == ' ' || c == '\t';

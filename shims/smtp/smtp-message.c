@@ -23,7 +23,7 @@ struct check {
 	const char *problem;
 };
 
-void smtp_mime_init(void)
+void smtp_message_init(void)
 {
 	static gsize done;
 
@@ -664,7 +664,7 @@ int smtp_message_check(const void *data, size_t len,
 	const char *reason;
 	int ret;
 
-	smtp_mime_init();
+	smtp_message_init();
 	/* An empty GByteArray may hold no buffer at all. */
 	if (len == 0)
 		return refuse(&ck, 554, "5.6.0", "empty message");

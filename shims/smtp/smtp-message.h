@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include <glib.h>
 
+/* Initializes GMime. The functions below do it themselves when needed; a
+ * server that forks calls it once beforehand so its children need not. */
+void smtp_message_init(void);
+
 /* Why a message is refused: the SMTP reply for it. */
 struct smtp_refusal {
 	unsigned int code;     /* 554, 550 ... */

@@ -9,8 +9,9 @@
 #include "shim-io.h"
 #include "smtp-commands.h"
 
-static void queue_reply(struct smtp_session *s, bool count, const char *fmt,
-			va_list ap)
+static void G_GNUC_PRINTF(3, 0) queue_reply(struct smtp_session *s,
+					     bool count, const char *fmt,
+					     va_list ap)
 {
 	g_autofree char *text = g_strdup_vprintf(fmt, ap);
 
@@ -150,9 +151,11 @@ int smtp_read_line(struct smtp_session *s, char **line_r)
 			size_t n = end - 1;
 			if (n > 0 && data[n - 1] == '\r')
 				n--;
-			*line_r = g_strndup((const char *)data, n);
+			bool nul = memchr(data, '\0', n) != NULL;
+			if (!nul)
+				*line_r = g_strndup((const char *)data, n);
 			shim_io_consume(s->io, end);
-			return 0;
+			return nul ? -EPROTO : 0;
 		}
 		if (len > SMTP_COMMAND_LINE_MAX + 2) {
 			shim_io_consume(s->io, len);

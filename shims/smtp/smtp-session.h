@@ -103,7 +103,8 @@ bool smtp_flush(struct smtp_session *s);
 
 /* Reads one line (an AUTH response) after flushing what is queued.
  * Returns 0 and a new string without its line end, -E2BIG for a line too
- * long (consumed), -EPIPE when the client is gone or -ETIMEDOUT. */
+ * long and -EPROTO for one with a NUL byte (both consumed), -EPIPE when
+ * the client is gone or -ETIMEDOUT. */
 int smtp_read_line(struct smtp_session *s, char **line_r);
 
 /* A new path under the subscriber root: "<root>/<rel>". */

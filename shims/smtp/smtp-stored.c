@@ -135,7 +135,7 @@ GBytes *smtp_message_stored(const void *data, size_t len,
 	GString *out = g_string_sized_new(len + 512);
 	size_t pos = 0;
 
-	smtp_mime_init();
+	smtp_message_init();
 	g_string_append_printf(out, "Return-Path: <%s>\r\n", path);
 	append_received(out, trace);
 	if (subject_override != NULL)

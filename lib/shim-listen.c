@@ -1,0 +1,154 @@
+#include "shim-listen.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib.h>
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	stopping = 1;
+}
+
+/* Only to interrupt accept() when a child ends. */
+static void on_child(int sig)
+{
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+static int listen_inet(const char *address)
+{
+	const char *colon = strrchr(address, ':');
+	struct addrinfo hints = {
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+	};
+	struct addrinfo *ai;
+	int fd, one = 1;
+
+	if (colon == NULL)
+		return -EINVAL;
+	g_autofree char *host = g_strndup(address, colon - address);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host) - 2);
+		host[strlen(host) - 2] = '\0';
+	}
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return -EINVAL;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		int err = errno;
+		freeaddrinfo(ai);
+		close(fd);
+		return -err;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int shim_listen_open(const char *address)
+{
+	return address[0] == '/' ? listen_unix(address) : listen_inet(address);
+}
+
+/* Reaps the children that ended; returns how many. */
+static unsigned int reap(void)
+{
+	unsigned int n = 0;
+
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		n++;
+	return n;
+}
+
+static void serve_child(int listen_fd, int conn, shim_serve_fn *serve,
+			void *context)
+{
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	close(listen_fd);
+	if (dup2(conn, 0) < 0 || dup2(conn, 1) < 0)
+		_exit(1);
+	if (conn > 1)
+		close(conn);
+	_exit(serve(context));
+}
+
+int shim_listen_run(int fd, unsigned int max_children, shim_serve_fn *serve,
+		    void *context)
+{
+	struct sigaction stop = { .sa_handler = on_stop };
+	struct sigaction child = { .sa_handler = on_child };
+	unsigned int children = 0;
+
+	/* No SA_RESTART: a signal must interrupt accept(). */
+	sigaction(SIGTERM, &stop, NULL);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGCHLD, &child, NULL);
+	stopping = 0;
+	while (!stopping) {
+		unsigned int ended = reap();
+
+		children -= MIN(children, ended);
+		if (children >= max_children) {
+			/* Wait for one to end (a SIGCHLD that came before
+			 * this call is caught by the next round). */
+			poll(NULL, 0, 50);
+			continue;
+		}
+		int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* Out of descriptors: let children end first. */
+			poll(NULL, 0, 50);
+			continue;
+		}
+		if (conn < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return -errno;
+		}
+		pid_t pid = fork();
+		if (pid == 0)
+			serve_child(fd, conn, serve, context);
+		if (pid > 0)
+			children++;
+		close(conn);
+	}
+	return 0;
+}

@@ -1,0 +1,26 @@
+/* A standalone mode for the inetd-style shims: listen, and for each
+ * connection fork a child that serves it on stdin/stdout exactly as
+ * inetd's would. What every session needs (GMime, libsasl2's plugins, the
+ * config) is loaded once, before the first fork, instead of by every
+ * exec; each connection is still its own process, confined and dropped
+ * on its own, so a crash or a compromise ends with that connection. */
+#ifndef SHIM_LISTEN_H
+#define SHIM_LISTEN_H
+
+/* Serves the connection on fds 0 and 1 in the child; returns its exit
+ * status. */
+typedef int shim_serve_fn(void *context);
+
+/* Opens address: "HOST:PORT" (IPv4 or [IPv6]) or an absolute Unix socket
+ * path (replaced if it exists, mode 0666: restrict its directory).
+ * Returns the listening descriptor or -errno. */
+int shim_listen_open(const char *address);
+
+/* Accepts on fd until SIGTERM or SIGINT, forking one child per connection
+ * (at most max_children at once; more wait in the backlog). Children are
+ * reaped as they end. Returns 0 after a signal, -errno if accepting
+ * fails for good. */
+int shim_listen_run(int fd, unsigned int max_children, shim_serve_fn *serve,
+		    void *context);
+
+#endif
