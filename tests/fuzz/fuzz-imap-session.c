@@ -20,8 +20,6 @@
  * beginning with the greeting: a reply that echoed a CR, LF or NUL from the
  * client would let it forge responses. */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +33,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fuzz-peer.h"
 #include "imap-config.h"
 #include "imap-session.h"
 #include "shim-io.h"
@@ -47,54 +46,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * changes. Nothing of one session survives into the next. */
 static struct imap_config plain_config, tls_config;
 static char *tmp_dir, *cert_file, *key_file;
-
-struct client {
-	int fd;
-	const uint8_t *data;  /* what is left to send */
-	size_t len;
-	GString *out;         /* everything the server sent */
-};
-
-/* Writes the rest of the input and reads replies until the server closes
- * its end. */
-static void *client_run(void *context)
-{
-	struct client *c = context;
-	char buf[16384];
-
-	for (;;) {
-		struct pollfd pfd = {
-			.fd = c->fd,
-			.events = POLLIN | (c->len > 0 ? POLLOUT : 0),
-		};
-		if (poll(&pfd, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			abort();
-		}
-		if (pfd.revents & POLLOUT) {
-			ssize_t n = send(c->fd, c->data, c->len,
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n > 0) {
-				c->data += n;
-				c->len -= (size_t)n;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				/* The server is gone: nothing more to send. */
-				c->len = 0;
-			}
-			if (c->len == 0)
-				shutdown(c->fd, SHUT_WR);
-		}
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-			if (n > 0)
-				g_string_append_len(c->out, buf, n);
-			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-				break;
-		}
-	}
-	return NULL;
-}
 
 /* The server may only ever send lines of printable text and CRLF (before
  * login there are no literals in its output), up to a TLS handshake. */
@@ -123,31 +74,10 @@ static void check_output(const GString *out)
 static void serve(const struct imap_config *config, const uint8_t *data,
 		  size_t size)
 {
-	struct client c = {
-		.data = data, .len = size, .out = g_string_new(NULL),
-	};
-	int fds[2], bufsize = 1 << 20;
-	pthread_t thread;
+	int server_fd;
+	struct fuzz_peer *peer = fuzz_peer_start(data, size, &server_fd);
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
-		abort();
-	/* As much as the kernel allows goes in before the session starts. */
-	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
-	while (c.len > 0) {
-		ssize_t n = send(fds[0], c.data, c.len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		c.data += n;
-		c.len -= (size_t)n;
-	}
-	if (c.len == 0)
-		shutdown(fds[0], SHUT_WR);
-	c.fd = fds[0];
-	if (pthread_create(&thread, NULL, client_run, &c) != 0)
-		abort();
-
-	struct shim_io *io = shim_io_create(fds[1], fds[1]);
+	struct shim_io *io = shim_io_create(server_fd, server_fd);
 	/* A stalled exchange (there should be none: the input ends in EOF)
 	 * gives up quickly. */
 	shim_io_set_write_timeout(io, 5000);
@@ -155,15 +85,12 @@ static void serve(const struct imap_config *config, const uint8_t *data,
 	if (imap_session_run(config, io, NULL) != 0)
 		abort();
 	shim_io_destroy(&io);
-	close(fds[1]);
-	pthread_join(thread, NULL);
-	close(fds[0]);
 	/* FUZZ_IMAP_SESSION_ECHO=1 replay-imap-session FILE shows the
 	 * conversation. */
-	if (getenv("FUZZ_IMAP_SESSION_ECHO") != NULL)
-		fwrite(c.out->str, 1, c.out->len, stderr);
-	check_output(c.out);
-	g_string_free(c.out, TRUE);
+	GString *out = fuzz_peer_finish(peer, server_fd,
+					"FUZZ_IMAP_SESSION_ECHO");
+	check_output(out);
+	g_string_free(out, TRUE);
 }
 
 /* A throwaway P-256 certificate and its key, as PEM files. */

@@ -29,8 +29,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +41,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "fuzz-peer.h"
 #include "shim-io.h"
 #include "smtp-config.h"
 #include "smtp-session.h"
@@ -98,54 +97,6 @@ ssize_t fgetxattr(int fd, const char *name, void *value, size_t size)
 	return syscall(SYS_fgetxattr, fd, name, value, size);
 }
 
-struct client {
-	int fd;
-	const uint8_t *data;  /* what is left to send */
-	size_t len;
-	GString *out;         /* everything the server sent */
-};
-
-/* Writes the rest of the input and reads replies until the server closes
- * its end. */
-static void *client_run(void *context)
-{
-	struct client *c = context;
-	char buf[16384];
-
-	for (;;) {
-		struct pollfd pfd = {
-			.fd = c->fd,
-			.events = POLLIN | (c->len > 0 ? POLLOUT : 0),
-		};
-		if (poll(&pfd, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			abort();
-		}
-		if (pfd.revents & POLLOUT) {
-			ssize_t n = send(c->fd, c->data, c->len,
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n > 0) {
-				c->data += n;
-				c->len -= (size_t)n;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				/* The server is gone: nothing more to send. */
-				c->len = 0;
-			}
-			if (c->len == 0)
-				shutdown(c->fd, SHUT_WR);
-		}
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-			if (n > 0)
-				g_string_append_len(c->out, buf, n);
-			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-				break;
-		}
-	}
-	return NULL;
-}
-
 /* The server may only ever send reply lines: three digits, a space or a
  * hyphen, printable text, CRLF. */
 static void check_output(const GString *out, bool lmtp)
@@ -199,31 +150,10 @@ static void clean_inbox(const char *msisdn)
 static void serve(const struct smtp_config *config, bool lmtp,
 		  const uint8_t *data, size_t size)
 {
-	struct client c = {
-		.data = data, .len = size, .out = g_string_new(NULL),
-	};
-	int fds[2], bufsize = 1 << 20;
-	pthread_t thread;
+	int server_fd;
+	struct fuzz_peer *peer = fuzz_peer_start(data, size, &server_fd);
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
-		abort();
-	/* As much as the kernel allows goes in before the session starts. */
-	setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
-	while (c.len > 0) {
-		ssize_t n = send(fds[0], c.data, c.len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		c.data += n;
-		c.len -= (size_t)n;
-	}
-	if (c.len == 0)
-		shutdown(fds[0], SHUT_WR);
-	c.fd = fds[0];
-	if (pthread_create(&thread, NULL, client_run, &c) != 0)
-		abort();
-
-	struct shim_io *io = shim_io_create(fds[1], fds[1]);
+	struct shim_io *io = shim_io_create(server_fd, server_fd);
 	/* A stalled exchange (there should be none: the input ends in EOF)
 	 * gives up quickly. */
 	shim_io_set_write_timeout(io, 5000);
@@ -231,17 +161,14 @@ static void serve(const struct smtp_config *config, bool lmtp,
 			     lmtp ? NULL : "192.0.2.1") != 0)
 		abort();
 	shim_io_destroy(&io);
-	close(fds[1]);
-	pthread_join(thread, NULL);
-	close(fds[0]);
-	for (size_t i = 0; i < G_N_ELEMENTS(subscribers); i++)
-		clean_inbox(subscribers[i].msisdn);
 	/* FUZZ_SMTP_SESSION_ECHO=1 replay-smtp-session FILE shows the
 	 * conversation. */
-	if (getenv("FUZZ_SMTP_SESSION_ECHO") != NULL)
-		fwrite(c.out->str, 1, c.out->len, stderr);
-	check_output(c.out, lmtp);
-	g_string_free(c.out, TRUE);
+	GString *out = fuzz_peer_finish(peer, server_fd,
+					"FUZZ_SMTP_SESSION_ECHO");
+	for (size_t i = 0; i < G_N_ELEMENTS(subscribers); i++)
+		clean_inbox(subscribers[i].msisdn);
+	check_output(out, lmtp);
+	g_string_free(out, TRUE);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)

@@ -94,6 +94,26 @@ def vvmfs():
             fs.kill(signal.SIGTERM)
 
 
+def server_factory(cls, prefix):
+    """The body of a fixture that makes servers of cls, each in its own
+    temporary directory, for tests that need their own config: yields the
+    factory, then closes every server and removes its directory."""
+    servers, roots = [], []
+
+    def make(**kwargs):
+        root = tempfile.TemporaryDirectory(prefix=prefix)
+        roots.append(root)
+        servers.append(cls(root.name, **kwargs))
+        return servers[-1]
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.close()
+        for root in roots:
+            root.cleanup()
+
+
 @pytest.fixture
 def subscriber(vvmfs):
     path = vvmfs.sub()

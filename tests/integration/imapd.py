@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, MSISDN, Vvmfs
+from conftest import BUILD, MSISDN, Vvmfs, server_factory
 from lineclient import LineClient
 
 IMAPD = BUILD / "shims" / "imap" / "vvm-imapd"
@@ -188,21 +188,7 @@ def imapd():
 @pytest.fixture
 def make_imapd():
     """A factory, for tests that need their own config."""
-    servers = []
-    roots = []
-
-    def make(**kwargs):
-        root = tempfile.TemporaryDirectory(prefix="vvm-imapd-")
-        roots.append(root)
-        servers.append(Imapd(root.name, **kwargs))
-        return servers[-1]
-    try:
-        yield make
-    finally:
-        for server in servers:
-            server.close()
-        for root in roots:
-            root.cleanup()
+    yield from server_factory(Imapd, "vvm-imapd-")
 
 
 # Clients a test left open are closed before its shims must have exited.

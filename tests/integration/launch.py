@@ -29,6 +29,13 @@ def wait_listening(port, proc, timeout=10):
     raise AssertionError("nothing listens on %d" % port)
 
 
+def live_shim(inetd):
+    """The pid of the one shim process of inetd that is running."""
+    pids = [p.pid for p in inetd.procs if p.poll() is None]
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
 def under_xinetd(root, example, port_line, binary, config, exercise):
     """Runs docs/examples/<example> under xinetd, pointed at this build,
     a free port and config, calls exercise(port), and checks that no

@@ -8,12 +8,11 @@ per connection under imapd.Inetd.
 import base64
 import imaplib
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, Vvmfs
+from conftest import BUILD, Vvmfs, server_factory
 from imapd import IMAPD, PASSWORD, Inetd, digest_md5_response, make_cert
 from lineclient import LineClient
 
@@ -211,17 +210,4 @@ def _docmd(client, line):
 
 @pytest.fixture
 def make_smtpd():
-    servers, roots = [], []
-
-    def make(**kwargs):
-        root = tempfile.TemporaryDirectory(prefix="vvm-smtpd-")
-        roots.append(root)
-        servers.append(Smtpd(root.name, **kwargs))
-        return servers[-1]
-    try:
-        yield make
-    finally:
-        for server in servers:
-            server.close()
-        for root in roots:
-            root.cleanup()
+    yield from server_factory(Smtpd, "vvm-smtpd-")

@@ -10,7 +10,8 @@ import subprocess
 from conftest import MSISDN, deposit, voice_message
 from conftest import TOP, VVMFS
 from imapd import IMAPD, PASSWORD, make_imapd  # noqa: F401
-from launch import DOCS, free_port, under_xinetd, wait_listening
+from launch import (DOCS, free_port, live_shim, under_xinetd,
+                    wait_listening)
 
 def vvm_session(port, server):
     """What a phone does in one sync, through imaplib."""
@@ -52,24 +53,18 @@ def test_under_systemd_socket_activate(make_imapd):
     assert "Sanitizer" not in log and "runtime error" not in log, log
 
 
-def shim_pid(server):
-    pids = [p.pid for p in server.inetd.procs if p.poll() is None]
-    assert len(pids) == 1, pids
-    return pids[0]
-
-
 def test_root_drops_into_the_subscriber(make_imapd):
     nobody = pwd.getpwnam("nobody")
     server = make_imapd(imap={"user": "nobody"}, vvmfs={"owner": "nobody"})
     deposit(server.inbox, voice_message(1))
     im = server.connect()
-    status = open("/proc/%d/status" % shim_pid(server)).read()
+    status = open("/proc/%d/status" % live_shim(server.inetd)).read()
     uids = [line.split()[1:] for line in status.splitlines()
             if line.startswith(("Uid:", "Gid:", "Groups:"))]
     assert uids[0] == [str(nobody.pw_uid)] * 4, uids
     assert uids[1] == [str(nobody.pw_gid)] * 4, uids
     assert uids[2] == [], "supplementary groups must be dropped"
-    assert os.readlink("/proc/%d/root" % shim_pid(server)) == str(server.sub)
+    assert os.readlink("/proc/%d/root" % live_shim(server.inetd)) == str(server.sub)
     # Confined and unprivileged, it still does its whole job.
     assert im.select("INBOX")[0] == "OK"
     assert im.fetch("1", "(BODY[])")[0] == "OK"

@@ -10,7 +10,7 @@ import subprocess
 from conftest import TOP, VVMFS
 from smtpd import (RCPT2, SENDER, SMTPD, address, digest_md5,  # noqa: F401
                    make_smtpd, voice)
-from launch import DOCS, under_xinetd
+from launch import DOCS, live_shim, under_xinetd
 
 
 def deposit(port, server):
@@ -55,12 +55,6 @@ def ids(pid):
             if line.startswith(("Uid:", "Gid:", "Groups:"))]
 
 
-def live_shim(server):
-    pids = [p.pid for p in server.inetd.procs if p.poll() is None]
-    assert len(pids) == 1, pids
-    return pids[0]
-
-
 def test_root_confines_itself_at_the_first_mail(make_smtpd):
     nobody = pwd.getpwnam("nobody")
     server = make_smtpd(smtp={"user": "nobody"}, vvmfs={"owner": "nobody"})
@@ -68,7 +62,7 @@ def test_root_confines_itself_at_the_first_mail(make_smtpd):
     server.clients.append(client)
     client.ehlo("phone")
     assert digest_md5(client)[0] == 235
-    pid = live_shim(server)
+    pid = live_shim(server.inetd)
     assert ids(pid)[0][0] == "0", "still root: AUTH reads the profile"
     assert client.mail(address(SENDER))[0] == 250
     assert ids(pid) == [[str(nobody.pw_uid)] * 4, [str(nobody.pw_gid)] * 4,
@@ -88,7 +82,7 @@ def test_lmtp_confines_itself_before_reading(make_smtpd):
                         vvmfs={"owner": "nobody"})
     client = smtplib.LMTP("127.0.0.1", server.port, timeout=30)
     server.clients.append(client)
-    assert ids(live_shim(server))[0] == [str(nobody.pw_uid)] * 4
+    assert ids(live_shim(server.inetd))[0] == [str(nobody.pw_uid)] * 4
     assert client.sendmail(address(SENDER), [address(RCPT2)], voice()) == {}
     assert len(server.messages(RCPT2)) == 1
 
