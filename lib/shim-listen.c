@@ -1,9 +1,11 @@
 #include "shim-listen.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -96,12 +98,13 @@ static unsigned int reap(void)
 	return n;
 }
 
-static void serve_child(int listen_fd, int conn, shim_serve_fn *serve,
-			void *context)
+static void serve_child(int listen_fd, int conn, const sigset_t *mask,
+			shim_serve_fn *serve, void *context)
 {
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, mask, NULL);
 	close(listen_fd);
 	if (dup2(conn, 0) < 0 || dup2(conn, 1) < 0)
 		_exit(1);
@@ -110,45 +113,68 @@ static void serve_child(int listen_fd, int conn, shim_serve_fn *serve,
 	_exit(serve(context));
 }
 
+/* Whether accept() failed for a reason that passes: the network's errors
+ * it hands on (man 2 accept says to retry them), lack of descriptors or
+ * memory, a connection gone before it was taken. */
+static bool transient(int err)
+{
+	return err != EBADF && err != EINVAL && err != ENOTSOCK &&
+	       err != EOPNOTSUPP && err != EFAULT;
+}
+
 int shim_listen_run(int fd, unsigned int max_children, shim_serve_fn *serve,
 		    void *context)
 {
 	struct sigaction stop = { .sa_handler = on_stop };
 	struct sigaction child = { .sa_handler = on_child };
+	sigset_t block, unblocked;
 	unsigned int children = 0;
+	int ret = 0;
 
-	/* No SA_RESTART: a signal must interrupt accept(). */
+	/* The signals are blocked except inside ppoll(), so that none can
+	 * arrive between the checks below and the wait, and accept() never
+	 * blocks (the socket is non-blocking). */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &unblocked);
 	sigaction(SIGTERM, &stop, NULL);
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGCHLD, &child, NULL);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	stopping = 0;
-	while (!stopping) {
+	for (;;) {
 		unsigned int ended = reap();
 
 		children -= MIN(children, ended);
-		if (children >= max_children) {
-			/* Wait for one to end (a SIGCHLD that came before
-			 * this call is caught by the next round). */
-			poll(NULL, 0, 50);
+		if (stopping)
+			break;
+		/* At the limit, wait for a child to end (SIGCHLD). */
+		struct pollfd pfd = {
+			.fd = fd, .events = children < max_children ? POLLIN : 0,
+		};
+		if (ppoll(&pfd, 1, NULL, &unblocked) < 0 ||
+		    !(pfd.revents & POLLIN))
 			continue;
-		}
 		int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-		if (conn < 0 && (errno == EMFILE || errno == ENFILE)) {
-			/* Out of descriptors: let children end first. */
+		if (conn < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (conn < 0 && transient(errno)) {
 			poll(NULL, 0, 50);
 			continue;
 		}
 		if (conn < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return -errno;
+			ret = -errno;
+			break;
 		}
 		pid_t pid = fork();
 		if (pid == 0)
-			serve_child(fd, conn, serve, context);
+			serve_child(fd, conn, &unblocked, serve, context);
 		if (pid > 0)
 			children++;
 		close(conn);
 	}
-	return 0;
+	sigprocmask(SIG_SETMASK, &unblocked, NULL);
+	return ret;
 }

@@ -89,12 +89,24 @@ static int parse_tls_mode(const char *text, enum vvm_tls_mode *mode_r)
 	return 0;
 }
 
-int vvm_config_tls(GKeyFile *kf, const char *group, enum vvm_tls_mode *mode_r,
-		   char **cert_r, char **key_r, char **error_r)
+/* key of group, else of fallback (when not NULL). */
+static char *string_or(GKeyFile *kf, const char *group, const char *fallback,
+		       const char *key)
 {
-	g_autofree char *tls = vvm_config_string(kf, group, "tls", NULL);
-	g_autofree char *cert = vvm_config_string(kf, group, "tls_cert", NULL);
-	g_autofree char *key = vvm_config_string(kf, group, "tls_key", NULL);
+	char *value = vvm_config_string(kf, group, key, NULL);
+
+	if (value == NULL && fallback != NULL)
+		value = vvm_config_string(kf, fallback, key, NULL);
+	return value;
+}
+
+int vvm_config_tls(GKeyFile *kf, const char *group, const char *fallback,
+		   enum vvm_tls_mode *mode_r, char **cert_r, char **key_r,
+		   char **error_r)
+{
+	g_autofree char *tls = string_or(kf, group, fallback, "tls");
+	g_autofree char *cert = string_or(kf, group, fallback, "tls_cert");
+	g_autofree char *key = string_or(kf, group, fallback, "tls_key");
 	enum vvm_tls_mode mode;
 
 	if (tls == NULL && cert != NULL)
@@ -118,5 +130,25 @@ int vvm_config_tls(GKeyFile *kf, const char *group, enum vvm_tls_mode *mode_r,
 	*mode_r = mode;
 	*cert_r = g_steal_pointer(&cert);
 	*key_r = g_steal_pointer(&key);
+	return 0;
+}
+
+int vvm_config_u64(GKeyFile *kf, const char *group, const char *key,
+		   uint64_t fallback, uint64_t *value_r, char **error_r)
+{
+	g_autofree char *text = vvm_config_string(kf, group, key, NULL);
+	guint64 value;
+
+	if (text == NULL) {
+		*value_r = fallback;
+		return 0;
+	}
+	if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, &value,
+					NULL)) {
+		*error_r = g_strdup_printf("[%s] %s: '%s' is not a number",
+					   group, key, text);
+		return -EINVAL;
+	}
+	*value_r = value;
 	return 0;
 }

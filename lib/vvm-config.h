@@ -5,6 +5,7 @@
 #define VVM_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <glib.h>
 
 #define VVM_CONFIG_DEFAULT "/etc/vvm/vvm.conf"
@@ -31,12 +32,21 @@ enum vvm_tls_mode {
 	VVM_TLS_IMPLICIT,  /* TLS from the first byte (993/465 style) */
 };
 
-/* A shim's TLS keys in group: tls (none, starttls or implicit; starttls
- * when unset and tls_cert is given), tls_cert and tls_key, which must be
+/* A shim's TLS keys in group, each taken from fallback (when not NULL)
+ * where group lacks it: tls (none, starttls or implicit; starttls when
+ * unset and tls_cert is given), tls_cert and tls_key, which must be
  * readable when TLS is on. Returns 0 and sets the outputs (*cert_r and
  * *key_r new strings or NULL), or -EINVAL/-EACCES with *error_r. */
-int vvm_config_tls(GKeyFile *kf, const char *group, enum vvm_tls_mode *mode_r,
-		   char **cert_r, char **key_r, char **error_r);
+int vvm_config_tls(GKeyFile *kf, const char *group, const char *fallback,
+		   enum vvm_tls_mode *mode_r, char **cert_r, char **key_r,
+		   char **error_r);
+
+/* A byte count or other unsigned number that must not silently become
+ * its default: a value that is there but not a decimal number is an
+ * error. Returns 0 and *value_r (fallback when absent), or -EINVAL with
+ * *error_r. */
+int vvm_config_u64(GKeyFile *kf, const char *group, const char *key,
+		   uint64_t fallback, uint64_t *value_r, char **error_r);
 
 /* This machine's host name, for greetings and SASL realms. */
 char *vvm_config_hostname(void);

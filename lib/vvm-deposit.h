@@ -13,7 +13,9 @@ struct vvm_deposit {
 };
 
 /* Commits len bytes into mbox_dir under a temporary name starting with
- * prefix. On success *uid_r is the message's UID. On failure returns
+ * prefix. On success *uid_r is the message's UID, or 0 in the unlikely
+ * case that it could not be read back (the message is stored all the
+ * same). On failure returns
  * -errno, and *reason_r (may stay NULL) says why: the file's
  * user.vvm.error, or the attribute vvmfs refused; g_free() it. Nothing is
  * stored unless 0 is returned. */

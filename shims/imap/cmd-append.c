@@ -121,6 +121,8 @@ void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 						       "message is invalid");
 	else if (uid < 0)
 		imap_no(s, "application error");
+	else if (uid == 0)
+		imap_ok(s, "APPEND completed");
 	else
 		imap_ok(s, "[APPENDUID %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT
 			   "] APPEND completed", uidvalidity, uid);

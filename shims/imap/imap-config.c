@@ -36,7 +36,7 @@ static void load_keys(GKeyFile *kf, struct imap_config *c)
 
 static int validate(struct imap_config *c, GKeyFile *kf, char **error_r)
 {
-	int ret = vvm_config_tls(kf, "imap", &c->tls, &c->tls_cert,
+	int ret = vvm_config_tls(kf, "imap", NULL, &c->tls, &c->tls_cert,
 				 &c->tls_key, error_r);
 
 	if (ret < 0)

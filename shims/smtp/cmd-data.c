@@ -49,6 +49,15 @@ void cmd_bdat(struct smtp_session *s, const struct smtp_command *cmd)
 	s->bdat_chunk = cmd->chunk_size;
 	s->bdat_last = cmd->last;
 	s->bdat_refusal = data_refusal(s);
+	if (s->bdat_refusal != NULL &&
+	    cmd->chunk_size > s->config->max_message_size) {
+		/* Reading that much only to refuse it is not worth it. */
+		smtp_reply_quiet(s, "421 4.5.0 %s Error: BDAT out of "
+				 "sequence, closing", s->config->hostname);
+		s->state = SMTP_STATE_QUIT;
+		s->input = SMTP_INPUT_COMMAND;
+		return;
+	}
 	if (s->bdat_refusal != NULL)
 		return;
 	if (s->tx.bdat_failed)
@@ -79,8 +88,8 @@ static void message_done(struct smtp_session *s)
 		/* LMTP answers every recipient (RFC 2033 4.2). */
 		guint replies = s->lmtp ? s->tx.recipients->len : 1;
 		for (guint i = 0; i < replies; i++)
-			smtp_reply(s, "552 5.3.4 Message size exceeds fixed "
-				   "limit");
+			smtp_reply_quiet(s, "552 5.3.4 Message size exceeds "
+					 "fixed limit");
 		smtp_transaction_reset(s);
 		return;
 	}

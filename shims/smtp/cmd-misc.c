@@ -62,10 +62,13 @@ void cmd_starttls(struct smtp_session *s, const struct smtp_command *cmd)
 	g_autofree char *error = NULL;
 
 	if (!smtp_offers(s, "STARTTLS")) {
-		smtp_reply(s, shim_io_is_tls(s->io) ?
-				      "503 5.5.1 Error: TLS already active" :
-				      "502 5.5.1 Error: command not "
-				      "implemented");
+		if (shim_io_is_tls(s->io))
+			smtp_reply(s, "503 5.5.1 Error: TLS already active");
+		else if (s->msisdn != NULL)
+			smtp_reply(s, "503 5.5.1 Error: STARTTLS after AUTH");
+		else
+			smtp_reply(s, "502 5.5.1 Error: command not "
+				   "implemented");
 		return;
 	}
 	if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT) {
@@ -108,12 +111,14 @@ void cmd_starttls(struct smtp_session *s, const struct smtp_command *cmd)
 
 void cmd_rset(struct smtp_session *s, const struct smtp_command *cmd)
 {
+	smtp_junk_command(s);
 	smtp_transaction_reset(s);
 	smtp_reply(s, "250 2.0.0 Ok");
 }
 
 void cmd_noop(struct smtp_session *s, const struct smtp_command *cmd)
 {
+	smtp_junk_command(s);
 	smtp_reply(s, "250 2.0.0 Ok");
 }
 
@@ -125,6 +130,7 @@ void cmd_quit(struct smtp_session *s, const struct smtp_command *cmd)
 
 void cmd_help(struct smtp_session *s, const struct smtp_command *cmd)
 {
+	smtp_junk_command(s);
 	smtp_reply(s, "214-2.0.0 vvm deposits voice messages (RFC 5321, "
 		   "VVM interface \"Message Deposit\")");
 	smtp_reply(s, "214-2.0.0 Commands: %s MAIL RCPT DATA BDAT RSET NOOP "
@@ -135,6 +141,7 @@ void cmd_help(struct smtp_session *s, const struct smtp_command *cmd)
 
 void cmd_vrfy(struct smtp_session *s, const struct smtp_command *cmd)
 {
+	smtp_junk_command(s);
 	/* RFC 5321 3.5.3: not saying who exists is a legitimate answer. */
 	smtp_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message "
 		   "and attempt delivery");
@@ -142,5 +149,6 @@ void cmd_vrfy(struct smtp_session *s, const struct smtp_command *cmd)
 
 void cmd_expn(struct smtp_session *s, const struct smtp_command *cmd)
 {
+	smtp_junk_command(s);
 	smtp_reply(s, "502 5.5.1 Error: EXPN not supported");
 }

@@ -37,9 +37,12 @@ bool smtp_offers(const struct smtp_session *s, const char *keyword)
 {
 	bool smtp = !s->lmtp;
 
+	/* Not after AUTH either: what was learnt before TLS is to be
+	 * forgotten (RFC 3207 4.2), and a login is not given back. */
 	if (strcmp(keyword, "STARTTLS") == 0)
 		return smtp && s->config->tls != VVM_TLS_NONE &&
-		       !shim_io_is_tls(s->io) && !s->privileges_dropped;
+		       !shim_io_is_tls(s->io) && !s->privileges_dropped &&
+		       s->msisdn == NULL;
 	if (strcmp(keyword, "AUTH") == 0)
 		return smtp && s->msisdn == NULL && !s->privileges_dropped;
 	return true;

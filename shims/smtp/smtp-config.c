@@ -41,8 +41,6 @@ static void load_keys(GKeyFile *kf, struct smtp_config *c)
 	c->dsn = vvm_config_bool(kf, S, "dsn", true);
 	c->subject = vvm_config_string(kf, S, "subject", NULL);
 	c->postmaster = vvm_config_string(kf, S, "postmaster", NULL);
-	c->max_message_size =
-		vvm_config_uint(kf, S, "max_message_size", 10 * 1024 * 1024);
 	c->max_recipients = vvm_config_uint(kf, S, "max_recipients", 50);
 	c->max_errors = vvm_config_uint(kf, S, "max_errors", 10);
 	c->max_duration = vvm_config_uint(kf, S, "max_duration", 0);
@@ -57,14 +55,16 @@ static void load_keys(GKeyFile *kf, struct smtp_config *c)
 					      false);
 }
 
-static int load_tls(GKeyFile *kf, struct smtp_config *c, char **error_r)
+static int load_checked(GKeyFile *kf, struct smtp_config *c, char **error_r)
 {
-	const char *group = g_key_file_has_key(kf, S, "tls", NULL) ||
-			    g_key_file_has_key(kf, S, "tls_cert", NULL) ?
-			    S : "imap";
+	int ret = vvm_config_tls(kf, S, "imap", &c->tls, &c->tls_cert,
+				 &c->tls_key, error_r);
 
-	return vvm_config_tls(kf, group, &c->tls, &c->tls_cert, &c->tls_key,
-			      error_r);
+	if (ret == 0)
+		ret = vvm_config_u64(kf, S, "max_message_size",
+				     10 * 1024 * 1024, &c->max_message_size,
+				     error_r);
+	return ret;
 }
 
 static int validate(const struct smtp_config *c, char **error_r)
@@ -81,9 +81,11 @@ static int validate(const struct smtp_config *c, char **error_r)
 				    "imap_password or tui_password");
 		return -EINVAL;
 	}
-	if (c->max_message_size == 0 || c->max_recipients == 0) {
-		*error_r = g_strdup("[smtp] max_message_size and "
-				    "max_recipients must be positive");
+	/* A message is held in memory, in a GByteArray (guint lengths). */
+	if (c->max_message_size == 0 || c->max_message_size > (1u << 30) ||
+	    c->max_recipients == 0) {
+		*error_r = g_strdup("[smtp] max_message_size must be 1 to "
+				    "1073741824, max_recipients positive");
 		return -EINVAL;
 	}
 	if (c->postmaster != NULL &&
@@ -108,7 +110,7 @@ int smtp_config_load(const char *file, struct smtp_config *config_r,
 	if (ret < 0)
 		return ret;
 	load_keys(kf, &c);
-	ret = load_tls(kf, &c, error_r);
+	ret = load_checked(kf, &c, error_r);
 	if (ret == 0)
 		ret = validate(&c, error_r);
 	if (ret < 0) {

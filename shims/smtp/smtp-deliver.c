@@ -148,8 +148,6 @@ static void send_dsn(struct smtp_session *s, const struct smtp_result *results)
 	const char *first_failed = NULL;
 	size_t n = 0;
 
-	if (mailbox == NULL)
-		return;
 	for (guint i = 0; i < rcpts->len; i++) {
 		const struct smtp_recipient *rcpt = rcpts->pdata[i];
 		bool delivered = results[i].code == 250;
@@ -169,7 +167,11 @@ static void send_dsn(struct smtp_session *s, const struct smtp_result *results)
 			first_failed = rcpt->address;
 		n++;
 	}
-	if (n > 0) {
+	if (n > 0 && mailbox == NULL && s->config->dsn &&
+	    s->tx.mail_from[0] != '\0')
+		syslog(LOG_NOTICE, "id=%s: no DSN: the sender is not a "
+		       "subscriber", s->tx.id);
+	if (n > 0 && mailbox != NULL) {
 		struct smtp_dsn dsn = {
 			.reporting_mta = s->config->hostname,
 			.sender = s->tx.mail_from,
@@ -189,7 +191,7 @@ static void send_dsn(struct smtp_session *s, const struct smtp_result *results)
 		g_autofree char *reason = NULL;
 		int ret = commit(mailbox, report, &uid, &reason);
 		if (ret < 0)
-			syslog(LOG_WARNING, "id=%s DSN not stored: %s%s%s",
+			syslog(LOG_ERR, "id=%s DSN not stored: %s%s%s",
 			       s->tx.id, g_strerror(-ret),
 			       reason != NULL ? ": " : "",
 			       reason != NULL ? reason : "");
@@ -199,20 +201,29 @@ static void send_dsn(struct smtp_session *s, const struct smtp_result *results)
 }
 
 /* SMTP's single reply: 250 once anyone has the message (the others are
- * told by DSN), else the first failure. */
+ * told by DSN), else the first failure. A temporary failure makes the
+ * whole message temporary: the client must try again rather than have a
+ * DSN report as lost what a retry would deliver (the recipients that got
+ * it then get it twice, which loses nothing). */
 static void reply_smtp(struct smtp_session *s, const struct smtp_result *results)
 {
 	guint n = s->tx.recipients->len, stored = 0;
-	const struct smtp_result *failure = NULL;
+	const struct smtp_result *failure = NULL, *temporary = NULL;
 
 	for (guint i = 0; i < n; i++) {
 		if (results[i].code == 250)
 			stored++;
 		else if (failure == NULL)
 			failure = &results[i];
+		if (results[i].code / 100 == 4 && temporary == NULL)
+			temporary = &results[i];
 	}
-	if (stored == 0) {
-		smtp_reply_result(s, failure);
+	if (temporary != NULL && stored > 0)
+		syslog(LOG_WARNING, "id=%s: %u of %u recipients stored, the "
+		       "rest failed for now: the client is told to retry all",
+		       s->tx.id, stored, n);
+	if (stored == 0 || temporary != NULL) {
+		smtp_reply_result(s, temporary != NULL ? temporary : failure);
 		return;
 	}
 	smtp_reply_quiet(s, "250 2.0.0 Ok: stored as %s for %u of %u "

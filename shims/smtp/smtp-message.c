@@ -141,25 +141,33 @@ static GMimeMessage *encapsulated(GMimeObject *part)
 	return g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
 }
 
-/* Whether a line "--boundary--" closes the multipart: GMime accepts a
- * multipart cut short without a word. */
-static bool has_close_delimiter(const char *data, size_t len,
-				const char *boundary)
+/* The boundaries B of every line "--B--" (transport padding after it
+ * allowed), found in one pass: GMime accepts a multipart cut short without
+ * a word, and looking each multipart's up in the whole message would cost
+ * parts x length. */
+static GHashTable *close_delimiters(const char *data, size_t len)
 {
-	g_autofree char *line = g_strdup_printf("\r\n--%s--", boundary);
-	size_t n = strlen(line);
-	const char *p = data, *end = data + len, *hit;
+	GHashTable *closes = g_hash_table_new_full(g_str_hash, g_str_equal,
+						   g_free, NULL);
+	const char *p = data, *end = data + len;
 
-	while ((hit = memmem(p, (size_t)(end - p), line, n)) != NULL) {
-		p = hit + n;
-		if (p == end || *p == '\r' || smtp_is_wsp(*p))
-			return true;
+	while (p < end) {
+		const char *eol = memchr(p, '\r', (size_t)(end - p));
+		const char *line_end = eol != NULL ? eol : end;
+		const char *last = line_end;
+
+		while (last > p && smtp_is_wsp(last[-1]))
+			last--;
+		if (last - p >= 4 && p[0] == '-' && p[1] == '-' &&
+		    last[-1] == '-' && last[-2] == '-')
+			g_hash_table_add(closes, g_strndup(p + 2,
+							   last - p - 4));
+		p = eol != NULL ? eol + 2 : end;
 	}
-	return false;
+	return closes;
 }
 
-static const char *check_structure(GMimeObject *obj, const char *data,
-				   size_t len)
+static const char *check_structure(GMimeObject *obj, GHashTable *closes)
 {
 	const char *boundary, *reason;
 	GMimeMultipart *multipart;
@@ -168,7 +176,7 @@ static const char *check_structure(GMimeObject *obj, const char *data,
 
 	if (GMIME_IS_MESSAGE_PART(obj)) {
 		part = message_body(encapsulated(obj));
-		return part != NULL ? check_structure(part, data, len) : NULL;
+		return part != NULL ? check_structure(part, closes) : NULL;
 	}
 	if (!GMIME_IS_MULTIPART(obj))
 		return NULL;
@@ -181,11 +189,11 @@ static const char *check_structure(GMimeObject *obj, const char *data,
 	n = g_mime_multipart_get_count(multipart);
 	if (n == 0)
 		return "multipart without any part";
-	if (!has_close_delimiter(data, len, boundary))
+	if (!g_hash_table_contains(closes, boundary))
 		return "missing closing boundary";
 	for (i = 0; i < n; i++) {
 		part = g_mime_multipart_get_part(multipart, i);
-		reason = check_structure(part, data, len);
+		reason = check_structure(part, closes);
 		if (reason != NULL)
 			return reason;
 	}
@@ -213,8 +221,11 @@ static int parse(struct check *ck, GMimeMessage **msg_r)
 	/* After one of these the tree is not what the bytes say. */
 	reason = ck->problem;
 	body = message_body(msg);
-	if (reason == NULL && body != NULL)
-		reason = check_structure(body, ck->data, ck->len);
+	if (reason == NULL && body != NULL) {
+		g_autoptr(GHashTable) closes = close_delimiters(ck->data,
+								ck->len);
+		reason = check_structure(body, closes);
+	}
 	if (reason != NULL) {
 		g_object_unref(msg);
 		return malformed(ck, reason);

@@ -20,7 +20,9 @@ static void G_GNUC_PRINTF(3, 0) queue_reply(struct smtp_session *s,
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	}
-	if (count && (text[0] == '4' || text[0] == '5'))
+	/* An MTA speaking LMTP is trusted, and refused recipients are
+	 * routine for it: only SMTP clients run into the error limit. */
+	if (count && !s->lmtp && (text[0] == '4' || text[0] == '5'))
 		s->errors++;
 	shim_io_write(s->io, text, strlen(text));
 	shim_io_write(s->io, "\r\n", 2);
@@ -47,6 +49,12 @@ void smtp_reply_quiet(struct smtp_session *s, const char *fmt, ...)
 void smtp_reply_result(struct smtp_session *s, const struct smtp_result *r)
 {
 	smtp_reply_quiet(s, "%u %s %s", r->code, r->enhanced, r->text);
+}
+
+void smtp_junk_command(struct smtp_session *s)
+{
+	if (++s->junk > JUNK_COMMANDS_FREE && !s->lmtp)
+		s->errors++;
 }
 
 bool smtp_flush(struct smtp_session *s)
@@ -179,10 +187,18 @@ static void run_line(struct smtp_session *s, const char *line, size_t len)
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if (smtp_parse_command(line, len, &cmd, &reply) < 0)
-		smtp_reply(s, "%s", reply);
-	else
+	if (smtp_parse_command(line, len, &cmd, &reply) == 0) {
 		smtp_command_run(s, &cmd);
+	} else if (len >= 4 && g_ascii_strncasecmp(line, "BDAT", 4) == 0 &&
+		   (len == 4 || line[4] == ' ')) {
+		/* A chunk of unknown size follows: its bytes must not be
+		 * taken for commands, and where it ends is lost. */
+		smtp_reply_quiet(s, "421 4.5.0 %s Error: malformed BDAT, "
+				 "closing", s->config->hostname);
+		s->state = SMTP_STATE_QUIT;
+	} else {
+		smtp_reply(s, "%s", reply);
+	}
 	smtp_command_clear(&cmd);
 }
 

@@ -75,6 +75,7 @@ struct smtp_session {
 	bool privileges_dropped;
 
 	unsigned int errors;
+	unsigned int junk;        /* NOOP, RSET, HELP, VRFY, EXPN so far */
 	bool discard_line;        /* the rest of a line that was too long */
 	/* DATA reception */
 	bool data_mid_line;       /* the last byte taken was not a LF */
@@ -100,6 +101,12 @@ void smtp_reply_quiet(struct smtp_session *s, const char *fmt, ...)
 void smtp_reply_result(struct smtp_session *s, const struct smtp_result *r);
 /* Sends what is queued; false when the client is gone. */
 bool smtp_flush(struct smtp_session *s);
+
+/* Counts a command that moves nothing forward (NOOP, RSET, HELP, VRFY,
+ * EXPN): past JUNK_COMMANDS_FREE of them each counts as an error too, so
+ * that a client cannot hold a connection with them for ever. */
+#define JUNK_COMMANDS_FREE 100
+void smtp_junk_command(struct smtp_session *s);
 
 /* Reads one line (an AUTH response) after flushing what is queued.
  * Returns 0 and a new string without its line end, -E2BIG for a line too

@@ -9,13 +9,15 @@ import email
 import email.policy
 import imaplib
 import smtplib
+import socket
 import ssl
 import subprocess
 import time
 
 import pytest
 
-from smtpd import (DOMAIN, HOST, RCPT2, RCPT3, SENDER, SMTP_PASSWORD,
+from imapd import make_cert
+from smtpd import (DOMAIN, HOST, RCPT2, RCPT3, SENDER, SMTP_PASSWORD, SMTPD,
                    address, digest_md5, make_smtpd, voice)  # noqa: F401
 
 EXTENSIONS = ["PIPELINING", "SIZE 10485760", "8BITMIME",
@@ -508,3 +510,75 @@ def test_postmaster_and_session_limit(make_smtpd):
     raw.send(voice() + b".\r\n")
     assert raw.reply()[0].startswith("250 2.0.0 ")
     assert len(server.messages(RCPT3)) == 1, "one copy for both names"
+
+
+def test_malformed_bdat_closes_the_connection(make_smtpd):
+    server = make_smtpd()
+    raw = server.raw()
+    raw.command("EHLO phone")
+    # The chunk's bytes must never run as commands.
+    raw.send("BDAT 12 LASTX\r\nNOOP\r\nQUIT\r\n")
+    assert raw.reply() == ["421 4.5.0 %s Error: malformed BDAT, closing"
+                           % HOST]
+    assert raw.closed()
+    raw = server.raw()
+    raw.command("EHLO phone")
+    assert raw.code("BDAT 99999999999") == \
+        "421 4.5.0 %s Error: BDAT out of sequence, closing" % HOST
+    assert raw.closed()
+
+
+def test_junk_commands_count_past_a_hundred(make_smtpd):
+    server = make_smtpd(smtp={"max_errors": "3"})
+    raw = server.raw()
+    raw.command("EHLO phone")
+    raw.send("NOOP\r\n" * 102)
+    replies = [raw.reply() for _ in range(102)]
+    assert replies == [["250 2.0.0 Ok"]] * 102
+    assert raw.code("NOOP") == "250 2.0.0 Ok"
+    assert raw.reply() == ["421 4.7.0 %s Error: too many errors" % HOST]
+    assert raw.closed()
+
+
+def test_starttls_after_auth_is_refused(make_smtpd):
+    server = make_smtpd(tls=True)
+    raw = server.raw()
+    raw.command("EHLO phone")
+    assert digest_md5(raw)[0] == 235
+    assert "250-STARTTLS" not in raw.command("EHLO phone")
+    assert raw.code("STARTTLS") == "503 5.5.1 Error: STARTTLS after AUTH"
+
+
+def test_config_errors_and_tls_keys_from_imap(make_smtpd):
+    server = make_smtpd()
+    bad = server.root / "bad.conf"
+    bad.write_text(server.config.read_text().replace(
+        "[smtp]\n", "[smtp]\nmax_message_size = 10M\n"))
+    out = subprocess.run([str(SMTPD), "-c", str(bad)], capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL, timeout=20)
+    assert out.returncode == 1
+    # (text mode turns the CRLF into "\n")
+    assert out.stdout == "421 4.3.0 Service not available: configuration " \
+                         "error\n"
+    assert "[smtp] max_message_size: '10M' is not a number" in out.stderr
+    # Each TLS key falls back to [imap]'s on its own.
+    cert, key = make_cert(server.root)
+    mixed = server.root / "mixed.conf"
+    mixed.write_text(server.config.read_text()
+                     .replace("[smtp]\n", "[smtp]\ntls = implicit\n")
+                     .replace("[imap]\n", "[imap]\ntls_cert = %s\n"
+                              "tls_key = %s\n" % (cert, key)))
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen([str(SMTPD), "-c", str(mixed)], stdin=theirs,
+                            stdout=theirs)
+    theirs.close()
+    try:
+        ours.settimeout(20)
+        tls = ctx.wrap_socket(ours, server_hostname="localhost")
+        assert tls.recv(100).startswith(b"220 %s ESMTP" % HOST.encode())
+        tls.sendall(b"QUIT\r\n")
+        assert tls.recv(100) == b"221 2.0.0 Bye\r\n"
+        assert proc.wait(timeout=20) == 0
+    finally:
+        ours.close()

@@ -498,3 +498,20 @@ def test_postfix_delivers_into_vvmfs(make_smtpd, unix_lmtp, postfix, over):
     assert len(bounces) == 1
     assert b"report-type=delivery-status" in bounces[0]
     assert address(RCPT3).encode() in bounces[0]
+
+
+def test_no_error_limit_for_the_mta(make_smtpd):
+    """Refused recipients are routine for an MTA: LMTP never counts them
+    towards [smtp] max_errors."""
+    server = make_smtpd(lmtp=True, smtp={"max_errors": "2"})
+    raw = server.raw()
+    raw.command("LHLO " + MTA)
+    assert raw.code("MAIL FROM:<%s>" % address(SENDER)) == "250 2.1.0 Ok"
+    for n in range(4):
+        assert raw.code("RCPT TO:<3169999999%d@%s>" % (n, DOMAIN)) \
+            .startswith("550 5.1.1 ")
+    assert raw.code("RCPT TO:<%s>" % address(RCPT2)) == "250 2.1.5 Ok"
+    assert raw.code("DATA").startswith("354 ")
+    raw.send(voice() + b".\r\n")
+    assert raw.reply()[0].startswith("250 2.0.0 Ok: stored as ")
+    assert len(server.messages(RCPT2)) == 1
