@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 #include <glib.h>
 
 #include "imap-config.h"
 #include "imap-session.h"
+#include "shim-listen.h"
 #include "shim-io.h"
 #include "vvm-sasl.h"
 
@@ -20,6 +22,8 @@ struct options {
 	char *config_file;
 	gboolean implicit_tls;
 	gboolean version;
+	char *listen;
+	int max_children;
 };
 
 static int parse_options(int argc, char **argv, struct options *opts)
@@ -29,6 +33,12 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		  "vvm config file (default /etc/vvm/vvm.conf)", "FILE" },
 		{ "tls", 0, 0, G_OPTION_ARG_NONE, &opts->implicit_tls,
 		  "TLS from the first byte (port 993 style)", NULL },
+		{ "listen", 0, 0, G_OPTION_ARG_STRING, &opts->listen,
+		  "listen on HOST:PORT or a Unix socket path and fork one "
+		  "process per connection, instead of inetd", "ADDRESS" },
+		{ "max-children", 0, 0, G_OPTION_ARG_INT, &opts->max_children,
+		  "with --listen: connections served at once (default 200)",
+		  "N" },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &opts->version,
 		  "print the version and exit", NULL },
 		{ NULL },
@@ -62,6 +72,69 @@ static struct shim_tls *load_tls(const struct imap_config *config)
 	return tls;
 }
 
+struct server {
+	const struct imap_config *config;
+	const struct options *opts;
+	/* loaded before serving: by the listener once for every child */
+	struct shim_tls *tls;
+};
+
+/* Serves the connection on stdin/stdout. */
+static int serve(void *context)
+{
+	const struct server *server = context;
+	const struct imap_config *config = server->config;
+	struct shim_io *io = shim_io_create(0, 1);
+	struct shim_tls *tls = server->tls;
+	int status = 1;
+	int one = 1;
+
+	/* Responses are written whole and flushed once per command: Nagle's
+	 * algorithm would only hold the last segment back for an ACK. */
+	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* STARTTLS loads its certificate when a client asks for it; a
+	 * session that never does pays nothing for TLS. */
+	if (server->opts->implicit_tls || config->tls == VVM_TLS_IMPLICIT) {
+		if (tls == NULL)
+			tls = load_tls(config);
+		if (tls == NULL || shim_io_start_tls(io, tls) < 0) {
+			syslog(LOG_NOTICE, "TLS handshake failed");
+			goto out;
+		}
+	}
+	status = imap_session_run(config, io, tls);
+out:
+	shim_io_destroy(&io);
+	if (tls != server->tls)
+		shim_tls_destroy(&tls);
+	return status;
+}
+
+/* --listen: what sessions load lazily is loaded here, once. */
+static int listen_and_serve(struct server *server)
+{
+	const struct options *opts = server->opts;
+	int fd = shim_listen_open(opts->listen);
+
+	if (fd < 0) {
+		fprintf(stderr, "vvm-imapd: cannot listen on %s: %s\n",
+			opts->listen, g_strerror(-fd));
+		return 1;
+	}
+	vvm_sasl_global_init("imap");
+	if (server->config->tls != VVM_TLS_NONE)
+		server->tls = load_tls(server->config);
+	syslog(LOG_INFO, "listening on %s", opts->listen);
+	int ret = shim_listen_run(fd, opts->max_children > 0 ?
+				  (unsigned int)opts->max_children : 200,
+				  serve, server);
+	close(fd);
+	shim_tls_destroy(&server->tls);
+	if (ret < 0)
+		syslog(LOG_ERR, "accept: %s", g_strerror(-ret));
+	return ret < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opts = { 0 };
@@ -83,31 +156,15 @@ int main(int argc, char **argv)
 		syslog(LOG_ERR, "%s", error);
 		fprintf(stderr, "vvm-imapd: %s\n", error);
 		printf("* BYE application error\r\n");
-		goto out;
+	} else {
+		struct server server = { .config = &config, .opts = &opts };
+		status = opts.listen != NULL ? listen_and_serve(&server) :
+					       serve(&server);
+		vvm_sasl_global_done();
+		imap_config_clear(&config);
 	}
-	/* Responses are written whole and flushed once per command: Nagle's
-	 * algorithm would only hold the last segment back for an ACK. */
-	int one = 1;
-	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct shim_io *io = shim_io_create(0, 1);
-	struct shim_tls *tls = NULL;
-	/* STARTTLS loads its certificate when a client asks for it; a
-	 * session that never does pays nothing for TLS. */
-	if (opts.implicit_tls || config.tls == VVM_TLS_IMPLICIT) {
-		tls = load_tls(&config);
-		if (tls == NULL || shim_io_start_tls(io, tls) < 0) {
-			syslog(LOG_NOTICE, "TLS handshake failed");
-			goto out_io;
-		}
-	}
-	status = imap_session_run(&config, io, tls);
-out_io:
-	shim_io_destroy(&io);
-	shim_tls_destroy(&tls);
-	vvm_sasl_global_done();
-	imap_config_clear(&config);
-out:
 	g_free(opts.config_file);
+	g_free(opts.listen);
 	closelog();
 	return status;
 }

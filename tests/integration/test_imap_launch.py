@@ -5,6 +5,7 @@ import imaplib
 import os
 import pwd
 import signal
+import ssl
 import subprocess
 
 from conftest import MSISDN, deposit, voice_message
@@ -109,3 +110,36 @@ def test_systemd_units_verify(tmp_path):
                              "./vvm-imap.socket", "./vvm-imap@.service"],
                             cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_listen_mode(make_imapd):
+    """vvm-imapd --listen: its own listener, one forked child per
+    connection, libsasl2 and the certificate loaded once; each session is
+    what it is under inetd, and SIGTERM stops only the listener."""
+    server = make_imapd(tls=True)
+    for i in range(2):
+        deposit(server.inbox, voice_message(i))
+    port = free_port()
+    log = open(server.root / "listen.log", "ab")
+    proc = subprocess.Popen([str(IMAPD), "-c", str(server.config), "--listen",
+                             "127.0.0.1:%d" % port], stdout=log, stderr=log)
+    try:
+        wait_listening(port, proc)
+        vvm_session(port, server)
+        im = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+        im.starttls(ssl_context=ssl.create_default_context(
+            cafile=str(server.cert)))
+        im.authenticate("PLAIN", lambda _: b"\0%s\0%s" % (
+            MSISDN.encode(), PASSWORD.encode()))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        # the session outlives the listener
+        assert im.select("INBOX") == ("OK", [b"2"])
+        im.logout()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    text = (server.root / "listen.log").read_text(errors="replace")
+    assert "Sanitizer" not in text and "runtime error" not in text, text
