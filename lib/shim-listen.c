@@ -6,11 +6,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -177,4 +179,27 @@ int shim_listen_run(int fd, unsigned int max_children, shim_serve_fn *serve,
 	}
 	sigprocmask(SIG_SETMASK, &unblocked, NULL);
 	return ret;
+}
+
+int shim_listen_main(const char *name, const char *address, int max_children,
+		     void (*preload)(void *context), shim_serve_fn *serve,
+		     void *context)
+{
+	int fd = shim_listen_open(address);
+
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot listen on %s: %s\n", name, address,
+			g_strerror(-fd));
+		return 1;
+	}
+	if (preload != NULL)
+		preload(context);
+	syslog(LOG_INFO, "listening on %s", address);
+	int ret = shim_listen_run(fd, max_children > 0 ?
+				  (unsigned int)max_children : 200, serve,
+				  context);
+	close(fd);
+	if (ret < 0)
+		syslog(LOG_ERR, "accept on %s: %s", address, g_strerror(-ret));
+	return ret < 0 ? 1 : 0;
 }

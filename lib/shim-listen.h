@@ -23,4 +23,14 @@ int shim_listen_open(const char *address);
 int shim_listen_run(int fd, unsigned int max_children, shim_serve_fn *serve,
 		    void *context);
 
+/* The whole standalone mode of program name: opens address (a failure
+ * goes to stderr), calls preload (may be NULL) to load what every child
+ * needs, logs that it listens and serves until SIGTERM or SIGINT, with
+ * max_children (200 when not positive). Logs to syslog, as library code
+ * otherwise does not: this is a program's main loop. Returns the exit
+ * status, 0 after a signal. */
+int shim_listen_main(const char *name, const char *address, int max_children,
+		     void (*preload)(void *context), shim_serve_fn *serve,
+		     void *context);
+
 #endif

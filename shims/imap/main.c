@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 #include <glib.h>
 
 #include "imap-config.h"
@@ -110,29 +109,14 @@ out:
 	return status;
 }
 
-/* --listen: what sessions load lazily is loaded here, once. */
-static int listen_and_serve(struct server *server)
+/* --listen: what sessions load lazily is loaded once, for every child. */
+static void preload(void *context)
 {
-	const struct options *opts = server->opts;
-	int fd = shim_listen_open(opts->listen);
+	struct server *server = context;
 
-	if (fd < 0) {
-		fprintf(stderr, "vvm-imapd: cannot listen on %s: %s\n",
-			opts->listen, g_strerror(-fd));
-		return 1;
-	}
 	vvm_sasl_global_init("imap");
 	if (server->config->tls != VVM_TLS_NONE)
 		server->tls = load_tls(server->config);
-	syslog(LOG_INFO, "listening on %s", opts->listen);
-	int ret = shim_listen_run(fd, opts->max_children > 0 ?
-				  (unsigned int)opts->max_children : 200,
-				  serve, server);
-	close(fd);
-	shim_tls_destroy(&server->tls);
-	if (ret < 0)
-		syslog(LOG_ERR, "accept: %s", g_strerror(-ret));
-	return ret < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -158,8 +142,13 @@ int main(int argc, char **argv)
 		printf("* BYE application error\r\n");
 	} else {
 		struct server server = { .config = &config, .opts = &opts };
-		status = opts.listen != NULL ? listen_and_serve(&server) :
-					       serve(&server);
+		if (opts.listen != NULL)
+			status = shim_listen_main("vvm-imapd", opts.listen,
+						  opts.max_children, preload,
+						  serve, &server);
+		else
+			status = serve(&server);
+		shim_tls_destroy(&server.tls);
 		vvm_sasl_global_done();
 		imap_config_clear(&config);
 	}

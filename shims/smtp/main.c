@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <syslog.h>
 #include <glib.h>
 
@@ -131,30 +130,16 @@ out:
 	return status;
 }
 
-/* --listen: what every session would load is loaded here, once. */
-static int listen_and_serve(struct server *server)
+/* --listen: what every session would load is loaded once, for every
+ * child. */
+static void preload(void *context)
 {
-	const struct options *opts = server->opts;
-	int fd = shim_listen_open(opts->listen);
+	struct server *server = context;
 
-	if (fd < 0) {
-		fprintf(stderr, "vvm-smtpd: cannot listen on %s: %s\n",
-			opts->listen, g_strerror(-fd));
-		return 1;
-	}
 	smtp_message_init();
-	if (!opts->lmtp)
+	if (!server->opts->lmtp)
 		vvm_sasl_global_init("smtp");
 	server->tls = load_tls(server->config);
-	syslog(LOG_INFO, "listening on %s", opts->listen);
-	int ret = shim_listen_run(fd, opts->max_children > 0 ?
-				  (unsigned int)opts->max_children : 200,
-				  serve, server);
-	close(fd);
-	shim_tls_destroy(&server->tls);
-	if (ret < 0)
-		syslog(LOG_ERR, "accept: %s", g_strerror(-ret));
-	return ret < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -182,8 +167,13 @@ int main(int argc, char **argv)
 		       "error\r\n");
 	} else {
 		struct server server = { .config = &config, .opts = &opts };
-		status = opts.listen != NULL ? listen_and_serve(&server) :
-					       serve(&server);
+		if (opts.listen != NULL)
+			status = shim_listen_main("vvm-smtpd", opts.listen,
+						  opts.max_children, preload,
+						  serve, &server);
+		else
+			status = serve(&server);
+		shim_tls_destroy(&server.tls);
 		vvm_sasl_global_done();
 		smtp_config_clear(&config);
 	}
