@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,6 +17,8 @@
 #include <syslog.h>
 #include <unistd.h>
 #include <glib.h>
+
+#include "shim-io.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -202,4 +206,45 @@ int shim_listen_main(const char *name, const char *address, int max_children,
 	if (ret < 0)
 		syslog(LOG_ERR, "accept on %s: %s", address, g_strerror(-ret));
 	return ret < 0 ? 1 : 0;
+}
+
+struct shim_tls *shim_tls_load(const char *cert_file, const char *key_file)
+{
+	struct shim_tls *tls = NULL;
+	g_autofree char *error = NULL;
+
+	if (cert_file == NULL || key_file == NULL) {
+		syslog(LOG_ERR, "TLS: no tls_cert and tls_key");
+		return NULL;
+	}
+	if (shim_tls_create(cert_file, key_file, &tls, &error) < 0) {
+		syslog(LOG_ERR, "TLS: %s", error);
+		return NULL;
+	}
+	return tls;
+}
+
+int shim_serve_stdio(bool implicit_tls, const char *cert_file,
+		     const char *key_file, struct shim_tls *tls,
+		     shim_session_fn *session, void *context)
+{
+	struct shim_io *io = shim_io_create(0, 1);
+	struct shim_tls *own = NULL;
+	int status = 1;
+	int one = 1;
+
+	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (implicit_tls) {
+		if (tls == NULL)
+			tls = own = shim_tls_load(cert_file, key_file);
+		if (tls == NULL || shim_io_start_tls(io, tls) < 0) {
+			syslog(LOG_NOTICE, "TLS handshake failed");
+			goto out;
+		}
+	}
+	status = session(io, tls, context);
+out:
+	shim_io_destroy(&io);
+	shim_tls_destroy(&own);
+	return status;
 }

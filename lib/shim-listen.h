@@ -7,6 +7,11 @@
 #ifndef SHIM_LISTEN_H
 #define SHIM_LISTEN_H
 
+#include <stdbool.h>
+
+struct shim_io;
+struct shim_tls;
+
 /* Serves the connection on fds 0 and 1 in the child; returns its exit
  * status. */
 typedef int shim_serve_fn(void *context);
@@ -32,5 +37,24 @@ int shim_listen_run(int fd, unsigned int max_children, shim_serve_fn *serve,
 int shim_listen_main(const char *name, const char *address, int max_children,
 		     void (*preload)(void *context), shim_serve_fn *serve,
 		     void *context);
+
+/* Loads a certificate chain and key for TLS, logging why not (syslog).
+ * Returns the context or NULL. */
+struct shim_tls *shim_tls_load(const char *cert_file, const char *key_file);
+
+/* A protocol session over io; tls is the context for STARTTLS (NULL: the
+ * session loads one when asked). Returns the exit status. */
+typedef int shim_session_fn(struct shim_io *io, struct shim_tls *tls,
+			    void *context);
+
+/* Serves the connection on stdin/stdout the same way in both launch
+ * modes: TCP_NODELAY (replies are written whole, so Nagle's algorithm
+ * would only hold the last segment back), TLS from the first byte when
+ * implicit_tls (with tls, else loaded from cert_file and key_file), then
+ * session. Returns the session's status, or 1 when implicit TLS fails
+ * (logged). A context loaded here is freed here; tls is the caller's. */
+int shim_serve_stdio(bool implicit_tls, const char *cert_file,
+		     const char *key_file, struct shim_tls *tls,
+		     shim_session_fn *session, void *context);
 
 #endif

@@ -2,8 +2,6 @@
  * inetd way (xinetd, inetd, systemd Accept=yes, systemd-socket-activate
  * --inetd) with the socket on stdin and stdout. */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,23 +52,6 @@ static int parse_options(int argc, char **argv, struct options *opts)
 	return 0;
 }
 
-static struct shim_tls *load_tls(const struct imap_config *config)
-{
-	struct shim_tls *tls = NULL;
-	g_autofree char *error = NULL;
-
-	if (config->tls_cert == NULL || config->tls_key == NULL) {
-		syslog(LOG_ERR, "TLS: no tls_cert and tls_key in [imap]");
-		return NULL;
-	}
-	if (shim_tls_create(config->tls_cert, config->tls_key, &tls,
-			    &error) < 0) {
-		syslog(LOG_ERR, "TLS: %s", error);
-		return NULL;
-	}
-	return tls;
-}
-
 struct server {
 	const struct imap_config *config;
 	const struct options *opts;
@@ -78,35 +59,26 @@ struct server {
 	struct shim_tls *tls;
 };
 
-/* Serves the connection on stdin/stdout. */
+static int run_session(struct shim_io *io, struct shim_tls *tls,
+		       void *context)
+{
+	const struct server *server = context;
+
+	return imap_session_run(server->config, io, tls);
+}
+
+/* Serves the connection on stdin/stdout. STARTTLS loads its certificate
+ * when a client asks for it; a session that never does pays nothing for
+ * TLS. */
 static int serve(void *context)
 {
 	const struct server *server = context;
 	const struct imap_config *config = server->config;
-	struct shim_io *io = shim_io_create(0, 1);
-	struct shim_tls *tls = server->tls;
-	int status = 1;
-	int one = 1;
 
-	/* Responses are written whole and flushed once per command: Nagle's
-	 * algorithm would only hold the last segment back for an ACK. */
-	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* STARTTLS loads its certificate when a client asks for it; a
-	 * session that never does pays nothing for TLS. */
-	if (server->opts->implicit_tls || config->tls == VVM_TLS_IMPLICIT) {
-		if (tls == NULL)
-			tls = load_tls(config);
-		if (tls == NULL || shim_io_start_tls(io, tls) < 0) {
-			syslog(LOG_NOTICE, "TLS handshake failed");
-			goto out;
-		}
-	}
-	status = imap_session_run(config, io, tls);
-out:
-	shim_io_destroy(&io);
-	if (tls != server->tls)
-		shim_tls_destroy(&tls);
-	return status;
+	return shim_serve_stdio(server->opts->implicit_tls ||
+				config->tls == VVM_TLS_IMPLICIT,
+				config->tls_cert, config->tls_key,
+				server->tls, run_session, context);
 }
 
 /* --listen: what sessions load lazily is loaded once, for every child. */
@@ -116,7 +88,8 @@ static void preload(void *context)
 
 	vvm_sasl_global_init("imap");
 	if (server->config->tls != VVM_TLS_NONE)
-		server->tls = load_tls(server->config);
+		server->tls = shim_tls_load(server->config->tls_cert,
+					    server->config->tls_key);
 }
 
 int main(int argc, char **argv)

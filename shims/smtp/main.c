@@ -3,7 +3,6 @@
  * stdout. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -78,21 +77,6 @@ static char *peer_address(void)
 	return g_strdup(text);
 }
 
-/* The TLS context of every session, or NULL when TLS is off or cannot be
- * loaded (logged). */
-static struct shim_tls *load_tls(const struct smtp_config *config)
-{
-	struct shim_tls *tls = NULL;
-	g_autofree char *error = NULL;
-
-	if (config->tls == VVM_TLS_NONE)
-		return NULL;
-	if (shim_tls_create(config->tls_cert, config->tls_key, &tls,
-			    &error) < 0)
-		syslog(LOG_ERR, "TLS: %s", error);
-	return tls;
-}
-
 struct server {
 	const struct smtp_config *config;
 	const struct options *opts;
@@ -100,34 +84,26 @@ struct server {
 	struct shim_tls *tls;
 };
 
+static int run_session(struct shim_io *io, struct shim_tls *tls,
+		       void *context)
+{
+	const struct server *server = context;
+	g_autofree char *peer = peer_address();
+
+	return smtp_session_run(server->config, io, tls, server->opts->lmtp,
+				peer);
+}
+
 /* Serves the connection on stdin/stdout. */
 static int serve(void *context)
 {
 	const struct server *server = context;
 	const struct smtp_config *config = server->config;
-	g_autofree char *peer = peer_address();
-	struct shim_io *io = shim_io_create(0, 1);
-	struct shim_tls *tls = server->tls;
-	int status = 1;
-	int one = 1;
 
-	/* Replies are written whole and flushed once per batch: Nagle's
-	 * algorithm would only hold the last segment back for an ACK. */
-	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (server->opts->implicit_tls || config->tls == VVM_TLS_IMPLICIT) {
-		if (tls == NULL)
-			tls = load_tls(config);
-		if (tls == NULL || shim_io_start_tls(io, tls) < 0) {
-			syslog(LOG_NOTICE, "TLS handshake failed");
-			goto out;
-		}
-	}
-	status = smtp_session_run(config, io, tls, server->opts->lmtp, peer);
-out:
-	shim_io_destroy(&io);
-	if (tls != server->tls)
-		shim_tls_destroy(&tls);
-	return status;
+	return shim_serve_stdio(server->opts->implicit_tls ||
+				config->tls == VVM_TLS_IMPLICIT,
+				config->tls_cert, config->tls_key,
+				server->tls, run_session, context);
 }
 
 /* --listen: what every session would load is loaded once, for every
@@ -139,7 +115,9 @@ static void preload(void *context)
 	smtp_message_init();
 	if (!server->opts->lmtp)
 		vvm_sasl_global_init("smtp");
-	server->tls = load_tls(server->config);
+	if (server->config->tls != VVM_TLS_NONE)
+		server->tls = shim_tls_load(server->config->tls_cert,
+					    server->config->tls_key);
 }
 
 int main(int argc, char **argv)
