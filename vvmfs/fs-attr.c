@@ -154,6 +154,10 @@ static int stat_dyn(struct vvmfs *fs, fuse_ino_t ino, struct stat *st)
 		stat_file(st, 0444, 0);
 		return 0;
 	}
+	if (node->type == DYN_RENDITION) {
+		stat_file(st, 0444, g_bytes_get_size(node->content));
+		return 0;
+	}
 	p = node->pending;
 	g_mutex_lock(&p->lock);
 	stat_file(st, 0644, p->len);
@@ -216,6 +220,7 @@ int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r)
 		ret = stat_mailbox(fs, (uint32_t)id, st_r);
 		break;
 	case INO_CHANGES_DIR:
+	case INO_RENDITION_DIR:
 		stat_dir(st_r, 0555);
 		break;
 	case INO_MESSAGE:

@@ -119,8 +119,7 @@ int pending_truncate(struct vvmfs *fs, struct pending *p, off_t size)
 	return 0;
 }
 
-/* The value of the first `name:` field of the header, unfolded. */
-static char *header_value(const char *msg, size_t len, const char *name)
+char *fs_header_value(const char *msg, size_t len, const char *name)
 {
 	size_t name_len = strlen(name);
 	const char *end = msg + len, *line = msg;
@@ -160,7 +159,7 @@ static char *header_value(const char *msg, size_t len, const char *name)
  * no number, which SYNC sends as a withheld caller. */
 static char *sender_number(const char *msg, size_t len)
 {
-	g_autofree char *from = header_value(msg, len, "From");
+	g_autofree char *from = fs_header_value(msg, len, "From");
 	InternetAddressList *list;
 	InternetAddress *addr;
 	char *number = NULL;
@@ -208,6 +207,7 @@ static int deposit(struct vvmfs *fs, struct pending *p, const char **reason_r)
 {
 	g_autoptr(GBytes) canonical = NULL;
 	g_autoptr(GBytes) blob = NULL;
+	g_autoptr(GBytes) audio = NULL;
 	g_autofree char *sender = NULL;
 	struct index *index = NULL;
 	struct ms_deposit d = { 0 };
@@ -228,11 +228,16 @@ static int deposit(struct vvmfs *fs, struct pending *p, const char **reason_r)
 	ret = index_message(g_bytes_get_data(canonical, NULL),
 			    g_bytes_get_size(canonical), &fs->index_limits,
 			    &index, reason_r);
-	if (ret < 0)
+	if (ret == 0)
+		ret = media_commit(fs, &canonical, &index, &audio, reason_r);
+	if (ret < 0) {
+		index_free(&index);
 		return ret;
+	}
 	blob = index_serialize(index);
 	d.canonical = canonical;
 	d.index = blob;
+	d.audio = audio;
 	d.duration = index->duration;
 	d.expires = index->expires;
 	d.flags = p->flags;

@@ -79,6 +79,10 @@ static int lookup_mailbox(struct vvmfs *fs, uint32_t mbox_id,
 		*ino_r = ino_make(INO_CHANGES_DIR, mbox_id);
 		return 0;
 	}
+	if (strcmp(name, ".rendition") == 0) {
+		*ino_r = ino_make(INO_RENDITION_DIR, mbox_id);
+		return 0;
+	}
 	if (fs_parse_uid_name(name, &uid)) {
 		ret = ms_message_get(fs->ms, mbox_id, uid, &msg);
 		if (ret != -ENOENT) {
@@ -108,6 +112,23 @@ static int lookup_changes(struct vvmfs *fs, uint32_t mbox_id,
 		return -ENOENT;
 	*ino_r = dyn_changes_create(fs, mbox_id, since, full)->ino;
 	return 0;
+}
+
+/* "<uid>.eml": the message as the subscriber's phone gets it. */
+static int lookup_rendition(struct vvmfs *fs, uint32_t mbox_id,
+			    const char *name, fuse_ino_t *ino_r)
+{
+	struct index *index = NULL;
+	GBytes *content = NULL;
+	uint32_t uid;
+	int ret;
+
+	if (!fs_parse_uid_name(name, &uid))
+		return -ENOENT;
+	ret = media_rendition(fs, mbox_id, uid, &content, &index);
+	if (ret == 0)
+		*ino_r = dyn_rendition_create(fs, mbox_id, content, index)->ino;
+	return ret;
 }
 
 static int lookup_outbox(struct vvmfs *fs, uint64_t id, const char *name,
@@ -161,6 +182,9 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		break;
 	case INO_CHANGES_DIR:
 		ret = lookup_changes(fs, (uint32_t)id, name, &ino);
+		break;
+	case INO_RENDITION_DIR:
+		ret = lookup_rendition(fs, (uint32_t)id, name, &ino);
 		break;
 	case INO_OUTBOX:
 		ret = lookup_outbox(fs, id, name, &ino);

@@ -25,6 +25,10 @@ static void dyn_node_free(gpointer data)
 
 	if (node->pending != NULL)
 		pending_free(node->pending);
+	if (node->content != NULL)
+		g_bytes_unref(node->content);
+	if (node->index != NULL)
+		index_free(&node->index);
 	g_free(node);
 }
 
@@ -126,6 +130,19 @@ struct dyn_node *dyn_changes_create(struct vvmfs *fs, uint32_t mbox_id,
 	node = dyn_add(fs, DYN_CHANGES, mbox_id);
 	node->since = since;
 	node->full = full;
+	g_mutex_unlock(&fs->dyn_lock);
+	return node;
+}
+
+struct dyn_node *dyn_rendition_create(struct vvmfs *fs, uint32_t mbox_id,
+				      GBytes *content, struct index *index)
+{
+	struct dyn_node *node;
+
+	g_mutex_lock(&fs->dyn_lock);
+	node = dyn_add(fs, DYN_RENDITION, mbox_id);
+	node->content = content;
+	node->index = index;
 	g_mutex_unlock(&fs->dyn_lock);
 	return node;
 }

@@ -182,6 +182,17 @@ static int open_changes(struct vvmfs *fs, fuse_ino_t ino,
 	return 0;
 }
 
+static int open_rendition(struct vvmfs *fs, struct dyn_node *node,
+			  struct fuse_file_info *fi, struct handle **h_r)
+{
+	if (wants_write(fi))
+		return -EACCES;
+	*h_r = handle_new(fs, HANDLE_CONTENT);
+	(*h_r)->content = g_bytes_ref(node->content);
+	fi->direct_io = 1;
+	return 0;
+}
+
 static int open_outbox(struct vvmfs *fs, fuse_ino_t ino,
 			struct fuse_file_info *fi, struct handle **h_r)
 {
@@ -309,7 +320,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 		ret = node == NULL ? -ENOENT
 		      : node->type == DYN_CHANGES ? open_changes(fs, ino, fi, &h)
-						  : open_pending(fs, ino, fi, &h);
+		      : node->type == DYN_RENDITION ? open_rendition(fs, node, fi, &h)
+						    : open_pending(fs, ino, fi, &h);
 		break;
 	}
 	default:

@@ -110,6 +110,7 @@ static int list_dir(struct vvmfs *fs, fuse_ino_t ino, struct dir_listing *l)
 		}
 		return 0;
 	case INO_CHANGES_DIR:
+	case INO_RENDITION_DIR:
 		return 0;
 	case INO_SESSIONS_DIR:
 		for (uint64_t i = 0; i < SESSION_PROTOS; i++)

@@ -11,7 +11,13 @@ static const char *const message_xattrs[] = {
 	"user.imap.flags", "user.imap.uid", "user.imap.modseq",
 	"user.imap.internaldate", "user.imap.envelope",
 	"user.imap.bodystructure", "user.imap.body", "user.imap.sections",
-	"user.vvm.context", "user.vvm.duration", "user.vvm.expires", NULL,
+	"user.vvm.context", "user.vvm.duration", "user.vvm.expires",
+	"user.vvm.audio", NULL,
+};
+
+static const char *const rendition_xattrs[] = {
+	"user.imap.envelope", "user.imap.bodystructure", "user.imap.body",
+	"user.imap.sections", NULL,
 };
 
 static const char *const mailbox_xattrs[] = {
@@ -63,14 +69,10 @@ static void format_login_failures(struct vvmfs *fs, uint32_t sub_id,
 			       lf.count, lf.last);
 }
 
-static int get_message_index(struct vvmfs *fs, const struct ms_message *msg,
-			     const char *name, GString *out)
+/* The attributes that come from a message's index. */
+static int get_index(const struct index *index, const char *name,
+		     GString *out)
 {
-	struct index *index = NULL;
-	int ret = ms_message_index(fs->ms, msg->msgid, &index);
-
-	if (ret < 0)
-		return ret;
 	if (strcmp(name, "user.imap.envelope") == 0)
 		g_string_append(out, index->envelope);
 	else if (strcmp(name, "user.imap.bodystructure") == 0)
@@ -86,9 +88,33 @@ static int get_message_index(struct vvmfs *fs, const struct ms_message *msg,
 		 index->context_text != NULL)
 		g_string_append(out, index->context_text);
 	else
-		ret = -ENODATA;
+		return -ENODATA;
+	return 0;
+}
+
+static int get_message_index(struct vvmfs *fs, const struct ms_message *msg,
+			     const char *name, GString *out)
+{
+	struct index *index = NULL;
+	int ret = ms_message_index(fs->ms, msg->msgid, &index);
+
+	if (ret < 0)
+		return ret;
+	ret = get_index(index, name, out);
 	index_free(&index);
 	return ret;
+}
+
+static int get_message_audio(struct vvmfs *fs, const struct ms_message *msg,
+			     GString *out)
+{
+	g_autoptr(GBytes) audio = NULL;
+	int ret = ms_message_audio(fs->ms, msg->msgid, &audio);
+
+	if (ret == 0)
+		g_string_append_len(out, g_bytes_get_data(audio, NULL),
+				    (gssize)g_bytes_get_size(audio));
+	return ret == -ENOENT ? -ENODATA : ret;
 }
 
 static int get_message(struct vvmfs *fs, uint64_t id, const char *name,
@@ -113,6 +139,8 @@ static int get_message(struct vvmfs *fs, uint64_t id, const char *name,
 		g_string_append_printf(out, "%" G_GINT64_FORMAT, msg.duration);
 	else if (strcmp(name, "user.vvm.expires") == 0 && msg.expires > 0)
 		g_string_append_printf(out, "%" G_GINT64_FORMAT, msg.expires);
+	else if (strcmp(name, "user.vvm.audio") == 0)
+		return get_message_audio(fs, &msg, out);
 	else
 		return get_message_index(fs, &msg, name, out);
 	return 0;
@@ -195,6 +223,8 @@ static int get_value(struct vvmfs *fs, fuse_ino_t ino, const char *name,
 		node = dyn_get(fs, ino);
 		if (node != NULL && node->type == DYN_PENDING)
 			return get_pending(node->pending, name, out);
+		if (node != NULL && node->type == DYN_RENDITION)
+			return get_index(node->index, name, out);
 		return -ENODATA;
 	default:
 		return -ENODATA;
@@ -348,9 +378,13 @@ void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	case INO_SUB:
 		names = subscriber_xattrs;
 		break;
-	case INO_DYN:
-		names = pending_xattrs;
+	case INO_DYN: {
+		struct dyn_node *node = dyn_get(fs, ino);
+
+		names = node != NULL && node->type == DYN_RENDITION
+			? rendition_xattrs : pending_xattrs;
 		break;
+	}
 	default:
 		break;
 	}

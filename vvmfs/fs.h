@@ -11,6 +11,7 @@
 
 #include "index.h"
 #include "mailstore.h"
+#include "vvm-media.h"
 
 /* Inode numbers encode what they name, so that no table is needed for the
  * persistent objects: the top four bits are the type. Mailbox ids, UIDs and
@@ -32,6 +33,7 @@ enum ino_type {
 	INO_OUTBOX_SMS = 9,    /* id: outbox sequence number */
 	INO_SESSIONS_DIR = 10, /* id: sub_id */
 	INO_SESSION = 11,      /* id: sub_id << 8 | enum session_proto */
+	INO_RENDITION_DIR = 12, /* id: mbox_id */
 };
 
 #define OUTBOX_DIR_SMS 1
@@ -88,6 +90,7 @@ struct pending {
 enum dyn_type {
 	DYN_PENDING,
 	DYN_CHANGES,
+	DYN_RENDITION,
 };
 
 struct dyn_node {
@@ -98,6 +101,8 @@ struct dyn_node {
 	uint64_t since;          /* DYN_CHANGES */
 	bool full;               /* DYN_CHANGES: <since>.full, with the index */
 	struct pending *pending; /* DYN_PENDING */
+	GBytes *content;         /* DYN_RENDITION: the message as served */
+	struct index *index;     /* DYN_RENDITION: its index */
 };
 
 /* The protocols whose concurrent sessions are counted, as the files of
@@ -114,6 +119,11 @@ struct vvmfs_options {
 	unsigned retention_interval;
 	/* Per subscriber and protocol; 0 = unlimited. */
 	unsigned max_sessions[SESSION_PROTOS];
+	/* [media]: the transcoding worker and its budget, and whether a
+	 * wrong Content-Duration is refused rather than corrected. */
+	char *media_worker;
+	struct media_budget media_budget;
+	bool duration_reject;
 };
 
 struct vvmfs {
@@ -166,6 +176,9 @@ struct dyn_node *dyn_pending_create(struct vvmfs *fs, uint32_t mbox_id,
 				    const char *name);
 struct dyn_node *dyn_changes_create(struct vvmfs *fs, uint32_t mbox_id,
 				    uint64_t since, bool full);
+/* Takes content and index. */
+struct dyn_node *dyn_rendition_create(struct vvmfs *fs, uint32_t mbox_id,
+				      GBytes *content, struct index *index);
 /* Looks up and takes a lookup reference (for a lookup reply). */
 struct dyn_node *dyn_pending_lookup(struct vvmfs *fs, uint32_t mbox_id,
 				    const char *name);
@@ -208,6 +221,21 @@ int pending_write(struct vvmfs *fs, struct pending *p, const char *buf,
 		  size_t size, off_t off);
 int pending_truncate(struct vvmfs *fs, struct pending *p, off_t size);
 int pending_commit(struct vvmfs *fs, struct dyn_node *node);
+/* fs-media.c: the audio in messages. */
+/* At commit: measures the audio parts, fills in or corrects their
+ * Content-Duration (which may replace *canonical and *index), and sets
+ * *audio_r to the record of the audio parts (NULL when there are none).
+ * -EINVAL with *reason_r when the config rejects a wrong duration. */
+int media_commit(struct vvmfs *fs, GBytes **canonical, struct index **index,
+		 GBytes **audio_r, const char **reason_r);
+/* The message as the subscriber's phone gets it (the profile's accept),
+ * from the rendition cache or made now. */
+int media_rendition(struct vvmfs *fs, uint32_t mbox_id, uint32_t uid,
+		    GBytes **body_r, struct index **index_r);
+
+/* The value of the first `name:` field of a header block (which ends at
+ * its blank line), unfolded; NULL when there is none. */
+char *fs_header_value(const char *msg, size_t len, const char *name);
 void pending_abandon(struct vvmfs *fs, struct dyn_node *node);
 bool writer_was_killed(pid_t pid);
 

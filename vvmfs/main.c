@@ -166,6 +166,48 @@ static int set_owner(struct vvmfs *fs, const char *owner)
 	return 0;
 }
 
+/* [media]: the worker, its budget and the Content-Duration policy. A
+ * value that is not what it should be stops vvmfs at start. */
+static int load_media(GKeyFile *kf, const char *file, struct vvmfs *fs)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+	} limits[] = {
+		{ "max_seconds", offsetof(struct media_budget, wall_seconds) },
+		{ "max_cpu_seconds", offsetof(struct media_budget, cpu_seconds) },
+		{ "max_memory_mb", offsetof(struct media_budget, memory_mb) },
+	};
+	g_autofree char *policy = g_key_file_get_string(kf, "media",
+							"duration_mismatch", NULL);
+	uint64_t v;
+
+	fs->options.media_worker = media_worker_path(kf);
+	for (size_t i = 0; i < G_N_ELEMENTS(limits); i++) {
+		g_autofree char *text = g_key_file_get_value(
+			kf, "media", limits[i].key, NULL);
+
+		if (text == NULL)
+			continue;
+		if (!parse_u64(g_strstrip(text), 1, 86400 * 1024, &v)) {
+			fprintf(stderr, "vvmfs: %s: [media] %s is not a positive number\n",
+				file, limits[i].key);
+			return -1;
+		}
+		*(unsigned *)((char *)&fs->options.media_budget +
+			      limits[i].offset) = (unsigned)v;
+	}
+	if (policy != NULL && strcmp(policy, "reject") != 0 &&
+	    strcmp(policy, "correct") != 0) {
+		fprintf(stderr, "vvmfs: %s: [media] duration_mismatch is neither correct nor reject\n",
+			file);
+		return -1;
+	}
+	fs->options.duration_reject = policy != NULL &&
+				      strcmp(policy, "reject") == 0;
+	return 0;
+}
+
 /* Settings come from the config file, then -o options override them. */
 static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 			struct ms_options *ms_opts)
@@ -208,7 +250,8 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 		if (v > 0)
 			ms_opts->profile_limits.pin_max = (unsigned)v;
 		load_sms_config(kf, &ms_opts->sms);
-		if (load_max_sessions(kf, file, fs->options.max_sessions) < 0)
+		if (load_max_sessions(kf, file, fs->options.max_sessions) < 0 ||
+		    load_media(kf, file, fs) < 0)
 			return -1;
 		owner = g_key_file_get_string(kf, "vvmfs", "owner", NULL);
 	}
@@ -232,6 +275,10 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 		}
 		fs->options.retention_interval = (unsigned)v;
 	}
+	if (fs->options.media_worker == NULL)
+		fs->options.media_worker = media_worker_path(NULL);
+	fs->options.media_budget.max_input = fs->options.max_message_size;
+	media_budget_defaults(&fs->options.media_budget);
 	index_limits_default(&fs->index_limits);
 	fs->index_limits.max_size = fs->options.max_message_size;
 	return 0;
@@ -381,6 +428,7 @@ int main(int argc, char *argv[])
 out:
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);
+	g_free(fs.options.media_worker);
 	g_free(cmd.config_file);
 	g_free(cmd.max_message_size);
 	g_free(cmd.retention_interval);

@@ -39,6 +39,9 @@ void ms_put_message(struct kv_batch *batch, uint32_t mbox_id, uint32_t uid,
 		    const struct rec_message *rec);
 void ms_put_change(struct kv_batch *batch, uint32_t mbox_id, uint64_t modseq,
 		   uint32_t uid, uint32_t flags, enum change_kind kind);
+/* Adds to batch the removal of a message's content: body, index, audio
+ * parts and every cached rendition. */
+void ms_delete_content(struct kv_batch *batch, uint64_t msgid);
 void ms_delete_change(struct kv_batch *batch, uint32_t mbox_id,
 		      uint64_t modseq);
 /* Allocates the next value of a store-wide counter in KV_META; call with

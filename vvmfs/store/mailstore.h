@@ -101,6 +101,7 @@ struct ms_message {
 struct ms_deposit {
 	GBytes *canonical;          /* the canonical message */
 	GBytes *index;              /* its index, from index_serialize() */
+	GBytes *audio;              /* its audio parts (ms_message_audio), or NULL */
 	int64_t duration;           /* from the index; -1 if none */
 	int64_t expires;            /* from the index; 0 if none */
 	uint32_t flags;
@@ -200,6 +201,24 @@ int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 int ms_message_body(struct mailstore *ms, uint64_t msgid, GBytes **body_r);
 int ms_message_index(struct mailstore *ms, uint64_t msgid,
 		     struct index **index_r);
+/* What the commit found of the message's audio parts, as vvmfs wrote it
+ * (fs-media.c); -ENOENT when it has none. */
+int ms_message_audio(struct mailstore *ms, uint64_t msgid, GBytes **audio_r);
+
+/* ms-rendition.c: the cache of a message's renditions, one per format
+ * (0 .. MS_RENDITION_FORMATS - 1). They go with the message's content
+ * (expunge, not move) and are not counted in any quota. */
+/* Returns 0 with the rendition's bytes and serialized index, or with
+ * *body_r NULL when the original is what that format serves; -ENOENT
+ * when nothing is cached. */
+int ms_rendition_get(struct mailstore *ms, uint64_t msgid, uint8_t format,
+		     GBytes **body_r, GBytes **index_r);
+/* Caches a rendition (body NULL: serve the original) of the message uid
+ * of mbox_id, if that is still msgid: a rendition made while the
+ * message was expunged is dropped, not left behind. */
+int ms_rendition_put(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
+		     uint64_t msgid, uint8_t format, GBytes *body,
+		     GBytes *index);
 
 /* The SMS outbox: entries are written in the same batch as the change
  * they announce, and removed by the sender once the SMSC took them. */

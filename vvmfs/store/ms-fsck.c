@@ -192,7 +192,6 @@ static int check_body(void *ctx, const void *key, size_t key_len,
 {
 	struct fsck *f = ctx;
 	uint64_t msgid;
-	struct key k;
 
 	if (key_len != 8)
 		return 0;
@@ -201,11 +200,8 @@ static int check_body(void *ctx, const void *key, size_t key_len,
 		return 0;
 	problem(f, "body %" G_GUINT64_FORMAT ": no message refers to it",
 		msgid);
-	if (f->fix != NULL) {
-		kv_batch_delete(f->fix, KV_BODIES, key, key_len);
-		key_index(&k, msgid);
-		kv_batch_delete(f->fix, KV_INDEX, k.data, k.len);
-	}
+	if (f->fix != NULL)
+		ms_delete_content(f->fix, msgid);
 	return 0;
 }
 

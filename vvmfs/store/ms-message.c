@@ -289,6 +289,11 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 	key_index(&k, msg.msgid);
 	kv_batch_put_bytes(batch, KV_INDEX, k.data, k.len,
 			   g_bytes_ref(deposit->index));
+	if (deposit->audio != NULL) {
+		key_audio(&k, msg.msgid);
+		kv_batch_put_bytes(batch, KV_INDEX, k.data, k.len,
+				   g_bytes_ref(deposit->audio));
+	}
 	uid = insert_into(batch, mbox_id, &mbox, &msg);
 	ms_put_subscriber(batch, mbox.sub_id, &sub);
 	ret = notify_change(ms, batch, &mbox, &(struct ms_sync){
@@ -365,12 +370,8 @@ static void expunge_into(struct kv_batch *batch, uint32_t mbox_id,
 {
 	struct key k;
 
-	if (!keep_content) {
-		key_body(&k, msg->msgid);
-		kv_batch_delete(batch, KV_BODIES, k.data, k.len);
-		key_index(&k, msg->msgid);
-		kv_batch_delete(batch, KV_INDEX, k.data, k.len);
-	}
+	if (!keep_content)
+		ms_delete_content(batch, msg->msgid);
 	key_message(&k, mbox_id, uid);
 	kv_batch_delete(batch, KV_MESSAGES, k.data, k.len);
 	put_expiry(batch, mbox_id, uid, msg, false);
@@ -479,6 +480,14 @@ int ms_message_body(struct mailstore *ms, uint64_t msgid, GBytes **body_r)
 
 	key_body(&k, msgid);
 	return db_get_durable(ms->db, KV_BODIES, k.data, k.len, body_r);
+}
+
+int ms_message_audio(struct mailstore *ms, uint64_t msgid, GBytes **audio_r)
+{
+	struct key k;
+
+	key_audio(&k, msgid);
+	return db_get_durable(ms->db, KV_INDEX, k.data, k.len, audio_r);
 }
 
 int ms_message_index(struct mailstore *ms, uint64_t msgid,

@@ -137,6 +137,25 @@ void key_body(struct key *k, uint64_t msgid)
 	key_be64(k, msgid);
 }
 
+void key_audio(struct key *k, uint64_t msgid)
+{
+	key_tag(k, 'A');
+	key_be64(k, msgid);
+}
+
+void key_rendition_index(struct key *k, uint64_t msgid, uint8_t format)
+{
+	key_tag(k, 'R');
+	key_be64(k, msgid);
+	key_put(k, &format, 1);
+}
+
+void key_rendition_body(struct key *k, uint64_t msgid, uint8_t format)
+{
+	key_body(k, msgid);
+	key_put(k, &format, 1);
+}
+
 void key_outbox(struct key *k, uint64_t seq)
 {
 	k->len = 0;

@@ -14,7 +14,10 @@
  *   KV_INDEX        'I' msgid                  -> serialized struct index
  *                   'C' mbox_id modseq         -> struct rec_change
  *                   'E' expires mbox_id uid    -> ""
+ *                   'A' msgid                  -> the audio parts (text)
+ *                   'R' msgid format           -> a rendition's index
  *   KV_BODIES       msgid                      -> canonical message bytes
+ *                   msgid format               -> a rendition's bytes
  *   KV_OUTBOX       seq                        -> outbox entry text
  */
 #ifndef VVM_SCHEMA_H
@@ -46,6 +49,11 @@ void key_change_prefix(struct key *k, uint32_t mbox_id);
 void key_expiry(struct key *k, int64_t expires, uint32_t mbox_id,
 		uint32_t uid);
 void key_body(struct key *k, uint64_t msgid);
+void key_audio(struct key *k, uint64_t msgid);
+/* A rendition of a message in one of MS_RENDITION_FORMATS formats. */
+#define MS_RENDITION_FORMATS 8
+void key_rendition_index(struct key *k, uint64_t msgid, uint8_t format);
+void key_rendition_body(struct key *k, uint64_t msgid, uint8_t format);
 void key_outbox(struct key *k, uint64_t seq);
 
 uint32_t key_get_be32(const uint8_t *p);
