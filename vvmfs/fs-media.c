@@ -434,6 +434,16 @@ static GString *base64_lines(GBytes *data)
 	return out;
 }
 
+static bool is_target(GBytes *audio, enum media_target target)
+{
+	struct media_info info;
+	const char *reason;
+
+	return media_probe(g_bytes_get_data(audio, NULL), g_bytes_get_size(audio),
+			   &info, &reason) == 0 &&
+	       media_info_is_target(&info, target) && !info.truncated;
+}
+
 /* The edit that replaces an audio part, header and body, with its
  * transcoded audio; false (and a log line) when it cannot be. */
 static bool transcode_part(struct vvmfs *fs, const char *msg,
@@ -456,6 +466,11 @@ static bool transcode_part(struct vvmfs *fs, const char *msg,
 					   &fs->options.media_budget, &out,
 					   &reason);
 
+	if (ret == 0 && !is_target(out, target)) {
+		/* The worker is trusted with the bytes, not with the type. */
+		reason = g_strdup("the worker's output is not that format");
+		ret = -EINVAL;
+	}
 	if (ret < 0) {
 		g_message("audio part %s not transcoded to %s, serving it as stored: %s",
 			  s->part, media_target_token(target),

@@ -277,7 +277,9 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 	}
 	if (fs->options.media_worker == NULL)
 		fs->options.media_worker = media_worker_path(NULL);
+	/* A rendition is a message too: its audio must fit in one. */
 	fs->options.media_budget.max_input = fs->options.max_message_size;
+	fs->options.media_budget.max_output = fs->options.max_message_size;
 	media_budget_defaults(&fs->options.media_budget);
 	index_limits_default(&fs->index_limits);
 	fs->index_limits.max_size = fs->options.max_message_size;

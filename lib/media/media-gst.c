@@ -170,40 +170,55 @@ static GstElement *build(const struct media_info *info, const char *encoder,
 	return pipeline;
 }
 
-static void push(GstAppSrc *src, const uint8_t *bytes, size_t length)
+/* Timestamped, so that elements that keep state across buffers (the
+ * resampler's filter) drain it whole at the end. */
+static void push(GstAppSrc *src, GstBuffer *buffer, GstClockTime pts,
+		 GstClockTime duration)
 {
-	GstBuffer *buffer = gst_buffer_new_wrapped_full(
-		GST_MEMORY_FLAG_READONLY, (gpointer)bytes, length, 0, length,
-		NULL, NULL);
-
+	GST_BUFFER_PTS(buffer) = pts;
+	GST_BUFFER_DURATION(buffer) = duration;
 	gst_app_src_push_buffer(src, buffer);
 }
 
 /* Feeds the probed input to the appsrc: frame by frame where the decoder
- * wants frames, in large pieces for PCM and G.711. The data outlives the
- * pipeline, so buffers only point into it. */
+ * wants frames, in large pieces for PCM and G.711. Frames only point into
+ * the input, which outlives the pipeline; PCM is copied, because with PCM
+ * the encoder gets these very buffers and opencore's AMR encoder writes
+ * into its input. */
 static void feed(GstAppSrc *src, const void *data,
 		 const struct media_info *info)
 {
+	const uint8_t *bytes = (const uint8_t *)data + info->data_offset;
+	GstClockTime frame_ns = (info->codec == MEDIA_CODEC_GSM_MS ? 40 : 20) *
+				GST_MSECOND;
+	GstClockTime pts = 0;
 	struct media_frames frames;
 	const uint8_t *frame;
 	size_t length;
 
-	media_frames_init(&frames, data, info);
 	if (info->codec == MEDIA_CODEC_PCM || info->codec == MEDIA_CODEC_ALAW ||
 	    info->codec == MEDIA_CODEC_ULAW) {
-		const uint8_t *bytes = (const uint8_t *)data + info->data_offset;
 		size_t block = info->channels * (info->bits / 8u);
 		size_t chunk = RAW_CHUNK - RAW_CHUNK % block;
 
-		/* Copied: with PCM the encoder gets these very buffers, and
-		 * opencore's AMR encoder writes into its input. */
-		for (size_t pos = 0; pos < info->data_length; pos += chunk)
-			gst_app_src_push_buffer(src, gst_buffer_new_memdup(
-				bytes + pos, MIN(chunk, info->data_length - pos)));
+		for (size_t pos = 0; pos < info->data_length; pos += chunk) {
+			size_t n = MIN(chunk, info->data_length - pos);
+			GstClockTime end = gst_util_uint64_scale(
+				(pos + n) / block, GST_SECOND, info->rate);
+
+			push(src, gst_buffer_new_memdup(bytes + pos, n), pts,
+			     end - pts);
+			pts = end;
+		}
 	} else {
-		while (media_frames_next(&frames, &frame, &length))
-			push(src, frame, length);
+		media_frames_init(&frames, data, info);
+		while (media_frames_next(&frames, &frame, &length)) {
+			push(src, gst_buffer_new_wrapped_full(
+				     GST_MEMORY_FLAG_READONLY, (gpointer)frame,
+				     length, 0, length, NULL, NULL),
+			     pts, frame_ns);
+			pts += frame_ns;
+		}
 	}
 	gst_app_src_end_of_stream(src);
 }
@@ -366,7 +381,9 @@ static GBytes *wrap(enum media_target target, const struct run *r)
 		break;
 	}
 	g_byte_array_append(out, r->output->data, r->output->len);
-	if (out->len & 1)
+	/* RIFF pads a chunk of odd length. */
+	if (target != MEDIA_TARGET_AMR && target != MEDIA_TARGET_AMR_WB &&
+	    (r->output->len & 1))
 		g_byte_array_append(out, (const guint8 *)"", 1);
 	return g_byte_array_free_to_bytes(out);
 }

@@ -206,8 +206,10 @@ static int probe_wav(const uint8_t *data, size_t len, struct media_info *info,
 			info->data_offset = (size_t)(chunk.body - data);
 			info->frames = chunk.length / block_align;
 			info->data_length = info->frames * block_align;
-			info->truncated = chunk.truncated ||
-					  chunk.length % block_align != 0;
+			/* A part block at the end of a whole chunk is
+			 * padding (sox pads wav49 data to even): only a
+			 * file that ends early is truncated. */
+			info->truncated = chunk.truncated;
 			if (info->codec == MEDIA_CODEC_GSM_MS) {
 				info->duration_ms = info->frames * 320 * 1000 /
 						    info->rate;

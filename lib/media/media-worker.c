@@ -141,6 +141,21 @@ static char **worker_argv(const char *worker, enum media_target target,
 	return (char **)g_ptr_array_free(argv, FALSE);
 }
 
+/* The worker's exit status is the errno of media_gst_transcode(); any
+ * other status means the program is not (or no longer) the worker. */
+static int worker_error(int status)
+{
+	switch (status) {
+	case EINVAL:
+	case EFBIG:
+	case ENOTSUP:
+	case EIO:
+		return -status;
+	default:
+		return -ECHILD;
+	}
+}
+
 /* Turns what the worker left into the result. */
 static int collect(int status, const int fds[3], uint64_t max_output,
 		   GBytes **out_r, char **reason_r)
@@ -162,10 +177,12 @@ static int collect(int status, const int fds[3], uint64_t max_output,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		text = read_memfd(fds[2], MAX_REASON, &len);
 		*reason_r = text != NULL && len > 0
-			? g_strchomp(text) : g_strdup("the media worker failed");
+			? g_strchomp(text)
+			: g_strdup_printf("the media worker failed with status %d",
+					  WEXITSTATUS(status));
 		if (text != NULL && len == 0)
 			g_free(text);
-		return WIFEXITED(status) ? -WEXITSTATUS(status) : -ECHILD;
+		return worker_error(WEXITSTATUS(status));
 	}
 	text = read_memfd(fds[1], max_output, &len);
 	if (text == NULL) {

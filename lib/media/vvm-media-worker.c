@@ -78,7 +78,11 @@ int main(int argc, char **argv)
 	budget.memory_mb = (unsigned)MAX(memory, 0);
 	media_budget_defaults(&budget);
 	limit(RLIMIT_CPU, budget.cpu_seconds);
+#ifndef __SANITIZE_ADDRESS__
+	/* AddressSanitizer reserves terabytes of address space: under it
+	 * the memory budget cannot be an address-space limit. */
 	limit(RLIMIT_AS, (rlim_t)budget.memory_mb << 20);
+#endif
 	limit(RLIMIT_FSIZE, budget.max_output + 4096);
 	limit(RLIMIT_CORE, 0);
 

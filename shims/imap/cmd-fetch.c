@@ -74,7 +74,7 @@ static int resolve_section(struct msgfile *mf, const struct imap_fetch_att *att,
 
 	*filtered_r = NULL;
 	if (att->part_count == 0 && att->text == IMAP_SECTION_NONE) {
-		ret = msgfile_size(mf, &size);
+		ret = msgfile_served_size(mf, &size);
 		range_r->offset = 0;
 		range_r->length = size;
 		return ret;
@@ -170,7 +170,8 @@ static int send_body_item(struct fetch_ctx *ctx, struct msgfile *mf,
 	g_autofree char *full_name = NULL;
 	int ret = resolve_section(mf, att, &range, &filtered);
 
-	if (ret == -ENOENT && (mf->fd >= 0 || mf->summary != NULL)) {
+	if (ret == -ENOENT && (mf->fd >= 0 || mf->rendition_fd >= 0 ||
+				 mf->summary != NULL)) {
 		/* The message is there but has no such part. */
 		g_string_append_printf(item(ctx), "%s NIL", name);
 		return 0;
@@ -315,7 +316,7 @@ static int fetch_one(struct fetch_ctx *ctx, uint32_t seq)
 	uint64_t size;
 	int ret = 0;
 
-	msgfile_init(&mf, s->box, msg->uid);
+	msgfile_init(&mf, s->box, msg->uid, s->transcode);
 	if (needs_file(ctx->atts)) {
 		msgfile_use_summary(&mf, s->box, msg->uid);
 		ret = msgfile_size(&mf, &size);

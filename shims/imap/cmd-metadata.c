@@ -116,6 +116,8 @@ void cmd_setmetadata(struct imap_session *s, const struct imap_command *cmd)
 		imap_bad(s, "invalid parameter");
 	else if (ret < 0)
 		imap_no(s, "application error");
-	else
+	else {
+		imap_session_read_accept(s);
 		imap_ok(s, "SETMETADATA complete");
+	}
 }

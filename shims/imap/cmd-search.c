@@ -301,7 +301,7 @@ void imap_search(struct imap_session *s, const struct imap_arg *args)
 					.msg = imap_mailbox_msg(s->box, seq) };
 		if (m.msg->expunged)
 			continue;
-		msgfile_init(&m.mf, s->box, m.msg->uid);
+		msgfile_init(&m.mf, s->box, m.msg->uid, false);
 		msgfile_use_summary(&m.mf, s->box, m.msg->uid);
 		if (all_match(&m, search->keys))
 			imap_send(s, " %u", s->uid_command ? m.msg->uid : seq);

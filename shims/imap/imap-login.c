@@ -103,6 +103,7 @@ bool imap_login_finish(struct imap_session *s, const char *user)
 	imap_parser_limits_auth(&limits);
 	imap_parser_set_limits(s->parser, &limits);
 	s->state = IMAP_STATE_AUTH;
+	imap_session_read_accept(s);
 	syslog(LOG_INFO, "login %s%s", s->msisdn,
 	       shim_io_is_tls(s->io) ? " (TLS)" : "");
 	return true;

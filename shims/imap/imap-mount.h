@@ -8,6 +8,8 @@
 struct imap_session;
 
 /* A profile value of the logged-in subscriber, without its newline. */
+/* Notes whether the profile's accept list asks for transcoding. */
+void imap_session_read_accept(struct imap_session *s);
 int profile_get(const struct imap_session *s, const char *key,
 		char **value_r);
 /* Replaces a profile value; -EINVAL when vvmfs refuses it. */

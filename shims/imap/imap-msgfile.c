@@ -12,20 +12,24 @@
 #include "imap-mount.h"
 
 void msgfile_init(struct msgfile *mf, const struct imap_mailbox *box,
-		  uint32_t uid)
+		  uint32_t uid, bool rendition)
 {
 	mf->path = imap_mailbox_msg_path(box, uid);
 	mf->fd = -1;
 	mf->size = -1;
 	mf->sections = NULL;
 	mf->summary = NULL;
+	mf->rendition_path = rendition
+		? g_strdup_printf("%s/.rendition/%u.eml", box->dir, uid) : NULL;
+	mf->rendition_fd = -1;
 }
 
 void msgfile_use_summary(struct msgfile *mf, struct imap_mailbox *box,
 			 uint32_t uid)
 {
 	mf->summary = imap_mailbox_summary(box, uid);
-	if (mf->summary != NULL && mf->sections == NULL)
+	if (mf->summary != NULL && mf->sections == NULL &&
+	    mf->rendition_path == NULL)
 		mf->sections = g_strdup(mf->summary->sections);
 }
 
@@ -33,10 +37,32 @@ void msgfile_clear(struct msgfile *mf)
 {
 	if (mf->fd >= 0)
 		close(mf->fd);
+	if (mf->rendition_fd >= 0)
+		close(mf->rendition_fd);
 	g_free(mf->path);
+	g_free(mf->rendition_path);
 	g_free(mf->sections);
 	memset(mf, 0, sizeof(*mf));
 	mf->fd = -1;
+	mf->rendition_fd = -1;
+}
+
+/* The rendition is made (transcoded, or found in vvmfs's cache) when it
+ * is looked up, so it is opened only when bytes or structure are asked. */
+static int rendition_open(struct msgfile *mf)
+{
+	if (mf->rendition_fd >= 0)
+		return 0;
+	mf->rendition_fd = open(mf->rendition_path, O_RDONLY | O_CLOEXEC);
+	return mf->rendition_fd < 0 ? -errno : 0;
+}
+
+/* Attributes that describe the bytes, which the rendition has its own. */
+static bool describes_bytes(const char *name)
+{
+	return strcmp(name, "user.imap.bodystructure") == 0 ||
+	       strcmp(name, "user.imap.body") == 0 ||
+	       strcmp(name, "user.imap.sections") == 0;
 }
 
 static int msgfile_open(struct msgfile *mf)
@@ -82,8 +108,30 @@ static const char *summary_xattr(const struct msg_summary *sum,
 	return NULL;
 }
 
+int msgfile_served_size(struct msgfile *mf, uint64_t *size_r)
+{
+	struct stat st;
+	int ret;
+
+	if (mf->rendition_path == NULL)
+		return msgfile_size(mf, size_r);
+	ret = rendition_open(mf);
+	if (ret < 0)
+		return ret;
+	if (fstat(mf->rendition_fd, &st) < 0)
+		return -errno;
+	*size_r = (uint64_t)st.st_size;
+	return 0;
+}
+
 int msgfile_xattr(struct msgfile *mf, const char *name, char **value_r)
 {
+	if (mf->rendition_path != NULL && describes_bytes(name)) {
+		int ret = rendition_open(mf);
+
+		return ret < 0 ? ret : mount_getxattr(NULL, mf->rendition_fd,
+						      name, value_r);
+	}
 	if (mf->summary != NULL) {
 		const char *value = summary_xattr(mf->summary, name);
 		if (value != NULL) {
@@ -104,12 +152,14 @@ int msgfile_xattr(struct msgfile *mf, const char *name, char **value_r)
 int msgfile_read(struct msgfile *mf, uint64_t offset, uint64_t len,
 		 char **data_r)
 {
-	if (mf->summary != NULL && offset + len <= mf->summary->header_len &&
-	    offset <= offset + len) {
+	if (mf->rendition_path == NULL && mf->summary != NULL &&
+	    offset + len <= mf->summary->header_len && offset <= offset + len) {
 		*data_r = g_strndup(mf->summary->header + offset, len);
 		return 0;
 	}
-	int ret = msgfile_open(mf);
+	int ret = mf->rendition_path != NULL ? rendition_open(mf)
+					     : msgfile_open(mf);
+	int fd = mf->rendition_path != NULL ? mf->rendition_fd : mf->fd;
 
 	if (ret < 0)
 		return ret;
@@ -118,7 +168,7 @@ int msgfile_read(struct msgfile *mf, uint64_t offset, uint64_t len,
 		return -ENOMEM;
 	uint64_t done = 0;
 	while (done < len) {
-		ssize_t n = pread(mf->fd, buf + done, len - done,
+		ssize_t n = pread(fd, buf + done, len - done,
 				  (off_t)(offset + done));
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -25,10 +25,16 @@ struct msgfile {
 	int fd;                 /* -1 until first needed */
 	int64_t size;           /* -1 until stat'ed */
 	char *sections;         /* user.imap.sections, lazily */
+	/* With a rendition (the client's accept list is set), the bytes
+	 * and their structure come from <mailbox>/.rendition/<uid>.eml;
+	 * RFC822.SIZE, ENVELOPE and INTERNALDATE stay the stored
+	 * message's, as the spec says. */
+	char *rendition_path;   /* NULL: the stored message is served */
+	int rendition_fd;
 };
 
 void msgfile_init(struct msgfile *mf, const struct imap_mailbox *box,
-		  uint32_t uid);
+		  uint32_t uid, bool rendition);
 /* Lets the message be served from box's summary, read if need be. */
 void msgfile_use_summary(struct msgfile *mf, struct imap_mailbox *box,
 			 uint32_t uid);
@@ -36,6 +42,8 @@ void msgfile_clear(struct msgfile *mf);
 
 /* RFC822.SIZE. Returns 0 or -errno (-ENOENT: expunged meanwhile). */
 int msgfile_size(struct msgfile *mf, uint64_t *size_r);
+/* The length of the bytes served: RFC822.SIZE, or the rendition's. */
+int msgfile_served_size(struct msgfile *mf, uint64_t *size_r);
 /* A stored attribute (user.imap.envelope ...) as a new string. */
 int msgfile_xattr(struct msgfile *mf, const char *name, char **value_r);
 /* Reads len bytes at offset into a new buffer (NUL-terminated). */

@@ -47,6 +47,9 @@ struct imap_session {
 	unsigned int bad_commands;
 
 	struct imap_mailbox *box;  /* while selected */
+	/* The subscriber's accept list is set (at login or by SETMETADATA):
+	 * bodies and their structure come from the message's rendition. */
+	bool transcode;
 
 	/* The command being answered. */
 	char *tag;                 /* copied: reads reuse the parser */

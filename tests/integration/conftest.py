@@ -121,10 +121,30 @@ def subscriber(vvmfs):
     return path
 
 
-def voice_message(n=0, duration=5, audio=b"#!AMR\n" + bytes(400),
+# AMR-NB frame types and their sizes with the ToC byte (RFC 4867).
+AMR_FRAME_SIZES = {15: 1, 8: 6, 0: 13, 1: 14, 2: 16, 3: 18, 4: 20, 5: 21,
+                   6: 27, 7: 32}
+
+
+def amr_audio(seconds, size=0, fill=0):
+    """AMR-NB lasting exactly `seconds` (50 frames a second), as vvmfs
+    measures it at commit, of at least `size` bytes: the frames are of the
+    smallest type that gets there."""
+    frames = 50 * seconds
+    for ft, n in sorted(AMR_FRAME_SIZES.items(), key=lambda kv: kv[1]):
+        if n * frames >= size:
+            break
+    else:
+        raise ValueError("%d bytes do not fit in %d s of AMR" % (size, seconds))
+    return b"#!AMR\n" + (bytes([ft << 3 | 4]) + bytes([fill]) * (n - 1)) * frames
+
+
+def voice_message(n=0, duration=5, audio=None,
                   extra_headers="", date="Sun, 22 Nov 2026 10:00:00 +0000"):
     """A VVM voice message shaped like the spec's deposit examples."""
     import base64
+    if audio is None:
+        audio = amr_audio(duration)
     body = base64.encodebytes(audio).decode().replace("\n", "\r\n")
     return ("From: +31600000001@example.net\r\n"
             "To: " + MSISDN + "@example.net\r\n"

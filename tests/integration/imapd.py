@@ -38,11 +38,12 @@ def make_cert(directory):
 
 
 def write_config(path, mount, imap=None, sms=None, profile=None,
-                 vvmfs=None):
+                 vvmfs=None, media=None):
     sections = {"imap": {"mount": str(mount), "hostname": "vvm.test",
                          "login_failure_delay_ms": "0"}}
     sections["imap"].update(imap or {})
-    for name, keys in (("sms", sms), ("profile", profile), ("vvmfs", vvmfs)):
+    for name, keys in (("sms", sms), ("profile", profile), ("vvmfs", vvmfs),
+                       ("media", media)):
         if keys:
             sections[name] = keys
     with open(path, "w") as f:
@@ -109,7 +110,7 @@ class Imapd:
     """A mounted store, a config, a provisioned subscriber and the shim."""
 
     def __init__(self, root, imap=None, tls=False, sms=None, profile=None,
-                 status="R", vvmfs=None):
+                 status="R", vvmfs=None, media=None):
         self.root = Path(root)
         self.fs = Vvmfs(self.root)
         self.config = self.root / "vvm.conf"
@@ -118,7 +119,8 @@ class Imapd:
             self.cert, self.key = make_cert(self.root)
             imap.setdefault("tls", "starttls")
             imap.update(tls_cert=str(self.cert), tls_key=str(self.key))
-        write_config(self.config, self.fs.mnt, imap, sms, profile, vvmfs)
+        write_config(self.config, self.fs.mnt, imap, sms, profile, vvmfs,
+                     media)
         self.fs.mount("config=%s" % self.config)
         self.sub = self.fs.sub()
         self.sub.mkdir()

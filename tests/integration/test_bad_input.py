@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import MSISDN, deposit, voice_message
+from conftest import MSISDN, deposit, amr_audio, voice_message
 from vvmtest import (assert_unchanged, errno_name, errno_of, expect_errno,
                      flags, message_path, message_uids, read_profile,
                      readable, set_flags, snapshot, try_deposit,
@@ -394,9 +394,9 @@ def test_good_flags(store, subscriber, mailbox, value, shown):
 
 # --- quotas --------------------------------------------------------------------
 
-def voice(n, seconds=5, audio_bytes=400):
+def voice(n, seconds=5, audio_bytes=0):
     return voice_message(n, duration=seconds,
-                         audio=b"#!AMR\n" + bytes(audio_bytes))
+                         audio=amr_audio(seconds, audio_bytes))
 
 
 QUOTA_CASES = {
@@ -434,12 +434,12 @@ def test_voice_quota_ignores_greetings(vvmfs, subscriber):
 def test_max_message_size(vvmfs, subscriber):
     vvmfs.remount("max_message_size=100000")
     inbox = subscriber / "INBOX"
-    big = voice(1, audio_bytes=150000)
+    big = voice(1, seconds=100, audio_bytes=150000)
     assert len(big) > 200000
     before = snapshot(vvmfs.mnt)
     outcome = try_deposit(inbox, big)
     check_rejected(vvmfs, inbox, outcome, errno.EFBIG, before, "200 KB")
     assert outcome.stage == "write", "EFBIG must come at the write"
-    fits = voice(2, audio_bytes=60000)
+    fits = voice(2, seconds=40, audio_bytes=60000)
     assert len(fits) < 100000
     assert deposit(inbox, fits) == 1

@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import VVMADM, Vvmfs, voice_message
+from conftest import VVMADM, Vvmfs, amr_audio, voice_message
 from vvmtest import (kill_unstuck, message_uids, read_all, try_deposit,
                      xattr_int)
 
@@ -39,8 +39,8 @@ def target(writer, seq):
 
 
 def message(writer, seq):
-    return voice_message("w%d-%d" % (writer, seq), audio=b"#!AMR\n" + bytes(
-        100 + 7 * seq))
+    return voice_message("w%d-%d" % (writer, seq), audio=amr_audio(
+        5, 100 + 7 * seq, fill=seq % 256))
 
 
 def msgid(writer, seq):

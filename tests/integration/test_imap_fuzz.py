@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from conftest import MSISDN, VVMADM, deposit, voice_message
+from conftest import MSISDN, VVMADM, deposit, amr_audio, voice_message
 from imapd import PASSWORD, PIN, Raw, make_imapd  # noqa: F401
 from vvmtest import message_path, message_uids
 
@@ -502,7 +502,7 @@ def test_authenticated_abuse(make_imapd):
     server = make_imapd(imap={"idle_poll_ms": "50"})
     for i in range(MESSAGES):
         deposit(server.inbox, voice_message(
-            i, audio=b"#!AMR\n" + bytes([i]) * (200 + 97 * i)))
+            i, audio=amr_audio(5, 200 + 97 * i, fill=i)))
     originals = {uid: open(message_path(server.inbox, uid), "rb").read()
                  for uid in message_uids(server.inbox)}
     assert len(originals) == MESSAGES

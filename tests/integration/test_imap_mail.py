@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import MSISDN, deposit, voice_message
+from conftest import MSISDN, deposit, amr_audio, voice_message
 from imapd import PASSWORD, Raw, imapd, make_imapd  # noqa: F401
 
 
@@ -71,7 +71,7 @@ def test_examine_is_read_only(imapd):
 def test_search(imapd):
     deposit(imapd.inbox, voice_message(1, date="Mon, 02 Mar 2026 08:00:00 "
                                                "+0100"))
-    deposit(imapd.inbox, voice_message(2, audio=b"#!AMR\n" + bytes(4000)))
+    deposit(imapd.inbox, voice_message(2, audio=amr_audio(5, 4000)))
     deposit(imapd.inbox, voice_message(3, extra_headers="Cc: boss@example.net"
                                                          "\r\n"))
     os.setxattr(imapd.inbox / "2.eml", "user.imap.flags", b"\\Seen")

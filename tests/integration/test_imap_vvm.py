@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import MSISDN, deposit, voice_message
+from conftest import MSISDN, deposit, amr_audio, voice_message
 from imapd import (PASSWORD, PIN, Raw, b64, digest_md5_response,  # noqa
                    imapd, make_imapd)
 
@@ -22,7 +22,7 @@ GREETING = (b"From: " + MSISDN.encode() + b"@example.net\r\n"
             b"--g\r\nContent-Type: audio/amr\r\n"
             b"Content-Transfer-Encoding: base64\r\n"
             b"Content-Duration: 4\r\n\r\n"
-            + base64.encodebytes(b"#!AMR\n" + bytes(300)).replace(b"\n", b"\r\n")
+            + base64.encodebytes(amr_audio(4, 300)).replace(b"\n", b"\r\n")
             + b"--g--\r\n")
 
 
@@ -97,7 +97,7 @@ def test_complete_vvm_client_session(make_imapd):
     raw.send("F2 UID FETCH 1 BODY.PEEK[2]\r\n")
     m = re.match(r"\* 1 FETCH \(UID 1 BODY\[2\] \{(\d+)\}$", raw.line())
     audio = base64.b64decode(raw.read(int(m.group(1))))
-    assert audio == b"#!AMR\n" + bytes(400)
+    assert audio == amr_audio(5)
     assert raw.line() == ")" and raw.line() == "F2 OK FETCH completed"
     assert os.getxattr(server.inbox / "1.eml", "user.imap.flags") == b""
 

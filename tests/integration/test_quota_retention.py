@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import deposit, voice_message
+from conftest import deposit, amr_audio, voice_message
 from vvmtest import (errno_of, mailboxes, message_path, message_uids, quota,
                      read_feed,
                      storage_kb_candidates, try_deposit, wait_for,
@@ -69,9 +69,9 @@ def limited(subscriber):
     return Usage(subscriber)
 
 
-def put(usage, mailbox, n, seconds, audio_bytes=400):
+def put(usage, mailbox, n, seconds, audio_bytes=0):
     data = voice_message(n, duration=seconds,
-                         audio=b"#!AMR\n" + bytes(audio_bytes))
+                         audio=amr_audio(seconds, audio_bytes))
     uid = deposit(usage.sub / mailbox, data)
     usage.add(mailbox, uid, len(data), seconds)
     return uid

@@ -432,7 +432,7 @@ DOTTED = voice(parts=[
     "Content-Type: text/plain\r\n\r\n..leading dot\r\n.\r\n",
     ("Content-Type: audio/amr\r\nContent-Transfer-Encoding: base64\r\n"
      "Content-Disposition: attachment; filename=\"a.amr\"\r\n"
-     "Content-Duration: 18\r\n\r\nIyFBTVIK\r\n")])
+     "Content-Duration: 0\r\n\r\nIyFBTVIK\r\n")])
 
 
 def test_dot_stuffing_is_undone(make_smtpd):
