@@ -72,10 +72,10 @@ static GBytes *part_content(const char *msg, const struct index_section *s)
 
 static char *format_token(const struct media_info *info)
 {
-	for (int t = 0; t < MEDIA_TARGET_COUNT; t++) {
-		if (media_info_is_target(info, (enum media_target)t))
-			return g_strdup(media_target_token((enum media_target)t));
-	}
+	enum media_target target;
+
+	if (media_info_target(info, &target))
+		return g_strdup(media_target_token(target));
 	switch (info->codec) {
 	case MEDIA_CODEC_QCELP:
 		return g_strdup("qcelp");
@@ -111,13 +111,6 @@ static void measure(const char *msg, const struct index_section *s,
 	a->format = format_token(&info);
 	if (info.codec != MEDIA_CODEC_UNKNOWN)
 		a->duration_ms = (int64_t)info.duration_ms;
-}
-
-/* Content-Duration in whole seconds for a duration: rounded, and at
- * least 1 for any audio at all. */
-static int64_t duration_seconds(int64_t ms)
-{
-	return ms <= 0 ? 0 : MAX(1, (ms + 500) / 1000);
 }
 
 /* A header's Content-Duration is right when it is within a second (it is
@@ -220,7 +213,7 @@ static int check_duration(struct vvmfs *fs, GArray *edits, const char *msg,
 	if (ms < 0)
 		return 0;
 	if (value == NULL) {
-		edit_duration(edits, msg, s, duration_seconds(ms));
+		edit_duration(edits, msg, s, (int64_t)media_content_duration((uint64_t)ms));
 		return 0;
 	}
 	header = g_ascii_strtoll(value, NULL, 10);
@@ -228,7 +221,7 @@ static int check_duration(struct vvmfs *fs, GArray *edits, const char *msg,
 		return 0;
 	if (fs->options.duration_reject)
 		return -EINVAL;
-	edit_duration(edits, msg, s, duration_seconds(ms));
+	edit_duration(edits, msg, s, (int64_t)media_content_duration((uint64_t)ms));
 	return 0;
 }
 

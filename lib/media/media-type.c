@@ -139,6 +139,23 @@ bool media_info_is_target(const struct media_info *info,
 	return false;
 }
 
+bool media_info_target(const struct media_info *info,
+		       enum media_target *target_r)
+{
+	for (int t = 0; t < MEDIA_TARGET_COUNT; t++) {
+		if (media_info_is_target(info, (enum media_target)t)) {
+			*target_r = (enum media_target)t;
+			return true;
+		}
+	}
+	return false;
+}
+
+uint64_t media_content_duration(uint64_t duration_ms)
+{
+	return duration_ms == 0 ? 0 : MAX(1, (duration_ms + 500) / 1000);
+}
+
 bool media_codec_decodable(enum media_codec codec)
 {
 	return codec != MEDIA_CODEC_UNKNOWN;

@@ -157,11 +157,12 @@ static int worker_error(int status)
 }
 
 /* Turns what the worker left into the result. */
-static int collect(int status, const int fds[3], uint64_t max_output,
-		   GBytes **out_r, char **reason_r)
+static int collect(const char *worker, int status, const int fds[3],
+		   uint64_t max_output, GBytes **out_r, char **reason_r)
 {
 	size_t len;
 	char *text;
+	int ret;
 
 	if (status == -ETIMEDOUT) {
 		*reason_r = g_strdup("transcoding took longer than the budget");
@@ -176,13 +177,18 @@ static int collect(int status, const int fds[3], uint64_t max_output,
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		text = read_memfd(fds[2], MAX_REASON, &len);
-		*reason_r = text != NULL && len > 0
-			? g_strchomp(text)
-			: g_strdup_printf("the media worker failed with status %d",
-					  WEXITSTATUS(status));
 		if (text != NULL && len == 0)
-			g_free(text);
-		return worker_error(WEXITSTATUS(status));
+			g_clear_pointer(&text, g_free);
+		ret = worker_error(WEXITSTATUS(status));
+		/* A status the worker does not use: name the program. */
+		*reason_r = ret != -ECHILD && text != NULL
+			? g_strchomp(g_steal_pointer(&text))
+			: g_strdup_printf("%s (%s exited with status %d)",
+					  text != NULL ? g_strchomp(text)
+						       : "the media worker failed",
+					  worker, WEXITSTATUS(status));
+		g_free(text);
+		return ret;
 	}
 	text = read_memfd(fds[1], max_output, &len);
 	if (text == NULL) {
@@ -228,8 +234,8 @@ int media_transcode_isolated(const char *worker, const void *data, size_t len,
 		ret = -ECHILD;
 		goto out;
 	}
-	ret = collect(wait_worker(pid, b.wall_seconds), fds, b.max_output,
-		      out_r, reason_r);
+	ret = collect(worker, wait_worker(pid, b.wall_seconds), fds,
+		      b.max_output, out_r, reason_r);
 out:
 	for (int i = 0; i < 3; i++) {
 		if (fds[i] >= 0)

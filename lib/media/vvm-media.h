@@ -70,6 +70,11 @@ struct media_info {
 int media_probe(const void *data, size_t len, struct media_info *info_r,
 		const char **reason_r);
 
+/* What a Content-Duration header (whole seconds) should say of audio
+ * that lasts duration_ms: rounded to the nearest second, and at least 1
+ * for any audio at all. */
+uint64_t media_content_duration(uint64_t duration_ms);
+
 /* "AMR-NB", "G.711 A-law" ... for people. */
 const char *media_codec_name(enum media_codec codec);
 const char *media_container_name(enum media_container container);
@@ -114,6 +119,10 @@ bool media_target_from_token(const char *token, enum media_target *target_r);
  * a client accepting the target can be sent it as it is. */
 bool media_info_is_target(const struct media_info *info,
 			  enum media_target target);
+/* Sets *target_r to the format the file already is; false when it is
+ * none of them. */
+bool media_info_target(const struct media_info *info,
+		       enum media_target *target_r);
 /* True when the codec can be decoded here (GStreamer plugins present or
  * not: this is what the worker knows how to build a pipeline for). */
 bool media_codec_decodable(enum media_codec codec);

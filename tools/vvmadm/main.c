@@ -32,6 +32,9 @@ static const struct vvmadm_command commands[] = {
 	  "deposit the messages of a Maildir or an mbox file", cmd_import },
 	{ "fsck", "STORE_DIR [--repair]",
 	  "check (and repair) an unmounted store", cmd_fsck },
+	{ "media", "info FILE... | convert FILE --to TYPE [-o OUT]",
+	  "describe voice files, or transcode one to a format vvm serves",
+	  cmd_media },
 };
 
 /* GOption stores into these; main() owns the one struct vvmadm. */

@@ -122,6 +122,7 @@ int cmd_expunge(struct vvmadm *adm, int argc, char **argv);
 int cmd_export(struct vvmadm *adm, int argc, char **argv);
 int cmd_import(struct vvmadm *adm, int argc, char **argv);
 int cmd_fsck(struct vvmadm *adm, int argc, char **argv);
+int cmd_media(struct vvmadm *adm, int argc, char **argv);
 
 /* cmd-profile.c, shared with provision */
 int vvmadm_profile_write(const char *sub_dir, const char *key,
