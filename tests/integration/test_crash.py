@@ -39,8 +39,12 @@ def target(writer, seq):
 
 
 def message(writer, seq):
-    return voice_message("w%d-%d" % (writer, seq), audio=amr_audio(
-        5, 100 + 7 * seq, fill=seq % 256))
+    """Each message a little larger than the last: past 8000 bytes, 5 s of
+    AMR cannot hold it, so the audio (and its duration) grows."""
+    size = 100 + 7 * seq
+    seconds = 5 * (1 + size // 8000)
+    return voice_message("w%d-%d" % (writer, seq), duration=seconds,
+                         audio=amr_audio(seconds, size, fill=seq % 256))
 
 
 def msgid(writer, seq):
