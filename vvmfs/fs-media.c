@@ -70,26 +70,52 @@ static GBytes *part_content(const char *msg, const struct index_section *s)
 	return g_bytes_new_take(out, n);
 }
 
+/* A codec's name in a format token: lower case, no spaces. */
+static const char *codec_token(enum media_codec codec)
+{
+	switch (codec) {
+	case MEDIA_CODEC_AMR_NB:
+		return "amr";
+	case MEDIA_CODEC_AMR_WB:
+		return "amr-wb";
+	case MEDIA_CODEC_PCM:
+		return "pcm";
+	case MEDIA_CODEC_ALAW:
+		return "g711a";
+	case MEDIA_CODEC_ULAW:
+		return "g711u";
+	case MEDIA_CODEC_GSM:
+	case MEDIA_CODEC_GSM_MS:
+		return "gsm";
+	case MEDIA_CODEC_QCELP:
+		return "qcelp";
+	case MEDIA_CODEC_EVRC:
+		return "evrc";
+	case MEDIA_CODEC_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+/* The audio record's name for a format (docs/media.md): a target's token
+ * when the audio already is one; "qcelp"/"evrc" for QCP files, which is
+ * what audio/qcelp and audio/evrc name; else container and codec, with
+ * the rate, channels and sample size of a WAV that is no target. */
 static char *format_token(const struct media_info *info)
 {
 	enum media_target target;
+	const char *codec = codec_token(info->codec);
 
 	if (media_info_target(info, &target))
 		return g_strdup(media_target_token(target));
-	switch (info->codec) {
-	case MEDIA_CODEC_QCELP:
-		return g_strdup("qcelp");
-	case MEDIA_CODEC_EVRC:
-		return g_strdup("evrc");
-	case MEDIA_CODEC_GSM:
-		return g_strdup("gsm");
-	case MEDIA_CODEC_GSM_MS:
+	if (info->container == MEDIA_CONTAINER_3GP)
+		return g_strdup_printf("3gp-%s", codec);
+	if (info->container != MEDIA_CONTAINER_WAV)
+		return g_strdup(codec);
+	if (info->codec == MEDIA_CODEC_GSM_MS)
 		return g_strdup("wav-gsm");
-	default:
-		return g_strdup_printf("%s-%s",
-				       media_container_name(info->container),
-				       media_codec_name(info->codec));
-	}
+	return g_strdup_printf("wav-%s%u-%uhz-%uch", codec, info->bits,
+			       info->rate, info->channels);
 }
 
 static void measure(const char *msg, const struct index_section *s,

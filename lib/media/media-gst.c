@@ -15,11 +15,14 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
+#include <gst/audio/audio.h>
 #include <gst/gst.h>
 
 #include "media-private.h"
 
-#define POLL_NS (50 * GST_MSECOND)
+/* Decoders hand on a second of audio at a time, not each 20 ms frame:
+ * every element downstream then runs 50 times less often. */
+#define BATCH " min-latency=1000000000"
 /* WAV PCM and G.711 data goes to the decoder in pieces of this size. */
 #define RAW_CHUNK 65536
 
@@ -33,34 +36,59 @@ static void media_gst_init(void)
 	}
 }
 
+/* Rate and channels of WAV samples. Past stereo GStreamer wants to know
+ * where each channel goes before it mixes them down: WAV's default order
+ * (channels_supported() keeps to what that covers). */
+static char *sample_layout(const struct media_info *info)
+{
+	if (info->channels <= 2)
+		return g_strdup_printf("rate=%u,channels=%u", info->rate,
+				       info->channels);
+	return g_strdup_printf("rate=%u,channels=%u,channel-mask=(bitmask)0x%" G_GINT64_MODIFIER "x",
+			       info->rate, info->channels,
+			       gst_audio_channel_get_fallback_mask(info->channels));
+}
+
+/* PCM up to 7.1; the G.711 decoders drop the channel positions, so
+ * G.711 up to stereo. */
+static bool channels_supported(const struct media_info *info)
+{
+	if (info->codec == MEDIA_CODEC_PCM)
+		return info->channels <= 8;
+	if (info->codec == MEDIA_CODEC_ALAW || info->codec == MEDIA_CODEC_ULAW)
+		return info->channels <= 2;
+	return true;
+}
+
 /* The decoding half of the pipeline, from its source element. */
 static char *decoder_description(const struct media_info *info)
 {
+	g_autofree char *layout = sample_layout(info);
+
 	switch (info->codec) {
 	case MEDIA_CODEC_AMR_NB:
-		return g_strdup("appsrc name=src format=time caps=audio/AMR,rate=8000,channels=1 ! amrnbdec");
+		return g_strdup("appsrc name=src format=time caps=audio/AMR,rate=8000,channels=1 ! amrnbdec" BATCH);
 	case MEDIA_CODEC_AMR_WB:
-		return g_strdup("appsrc name=src format=time caps=audio/AMR-WB,rate=16000,channels=1 ! amrwbdec");
+		return g_strdup("appsrc name=src format=time caps=audio/AMR-WB,rate=16000,channels=1 ! amrwbdec" BATCH);
 	case MEDIA_CODEC_GSM:
-		return g_strdup("appsrc name=src format=time caps=audio/x-gsm,rate=8000,channels=1 ! gsmdec");
+		return g_strdup("appsrc name=src format=time caps=audio/x-gsm,rate=8000,channels=1 ! gsmdec" BATCH);
 	case MEDIA_CODEC_GSM_MS:
-		return g_strdup_printf("appsrc name=src format=time caps=audio/ms-gsm,rate=%u,channels=1 ! avdec_gsm_ms",
-				       info->rate);
+		return g_strdup_printf("appsrc name=src format=time caps=audio/ms-gsm,rate=%u,channels=1 ! gsmdec%s",
+				       info->rate, BATCH);
 	case MEDIA_CODEC_QCELP:
-		return g_strdup("appsrc name=src format=time caps=audio/qcelp,rate=8000,channels=1 ! avdec_qcelp");
+		return g_strdup("appsrc name=src format=time caps=audio/qcelp,rate=8000,channels=1 ! avdec_qcelp" BATCH);
 	case MEDIA_CODEC_EVRC:
 		/* gst-libav maps no caps to EVRC: its decoder takes any. */
-		return g_strdup("appsrc name=src format=time caps=unknown/unknown,rate=8000,channels=1 ! avdec_evrc");
+		return g_strdup("appsrc name=src format=time caps=unknown/unknown,rate=8000,channels=1 ! avdec_evrc" BATCH);
 	case MEDIA_CODEC_ALAW:
-		return g_strdup_printf("appsrc name=src format=time caps=audio/x-alaw,rate=%u,channels=%u ! alawdec",
-				       info->rate, info->channels);
+		return g_strdup_printf("appsrc name=src format=time caps=audio/x-alaw,%s ! alawdec" BATCH,
+				       layout);
 	case MEDIA_CODEC_ULAW:
-		return g_strdup_printf("appsrc name=src format=time caps=audio/x-mulaw,rate=%u,channels=%u ! mulawdec",
-				       info->rate, info->channels);
+		return g_strdup_printf("appsrc name=src format=time caps=audio/x-mulaw,%s ! mulawdec" BATCH,
+				       layout);
 	case MEDIA_CODEC_PCM:
-		return g_strdup_printf("appsrc name=src format=time caps=audio/x-raw,format=%s,layout=interleaved,rate=%u,channels=%u",
-				       info->bits == 8 ? "U8" : "S16LE",
-				       info->rate, info->channels);
+		return g_strdup_printf("appsrc name=src format=time caps=audio/x-raw,format=%s,layout=interleaved,%s",
+				       info->bits == 8 ? "U8" : "S16LE", layout);
 	case MEDIA_CODEC_UNKNOWN:
 		break;
 	}
@@ -133,7 +161,7 @@ static GstElement *build_3gp(const void *data, size_t len,
 			close(fd);
 		return NULL;
 	}
-	desc = g_strdup_printf("filesrc location=/proc/self/fd/%d ! qtdemux ! %s ! %s ! appsink name=sink sync=false",
+	desc = g_strdup_printf("filesrc location=/proc/self/fd/%d ! qtdemux ! %s ! %s ! appsink name=sink sync=false async=false",
 			       fd, decoder, encoder);
 	pipeline = gst_parse_launch(desc, &error);
 	if (pipeline == NULL) {
@@ -158,7 +186,13 @@ static GstElement *build(const struct media_info *info, const char *encoder,
 					    media_codec_name(info->codec));
 		return NULL;
 	}
-	desc = g_strdup_printf("%s ! %s ! appsink name=sink sync=false",
+	if (!channels_supported(info)) {
+		*reason_r = g_strdup_printf("%s with %u channels is not supported",
+					    media_codec_name(info->codec),
+					    info->channels);
+		return NULL;
+	}
+	desc = g_strdup_printf("%s ! %s ! appsink name=sink sync=false async=false",
 			       decoder, encoder);
 	pipeline = gst_parse_launch(desc, &error);
 	if (pipeline == NULL) {
@@ -189,15 +223,26 @@ static void feed(GstAppSrc *src, const void *data,
 		 const struct media_info *info)
 {
 	const uint8_t *bytes = (const uint8_t *)data + info->data_offset;
-	GstClockTime frame_ns = (info->codec == MEDIA_CODEC_GSM_MS ? 40 : 20) *
-				GST_MSECOND;
+	/* A wav49 block holds 320 samples at the fmt chunk's rate; every
+	 * other codec here has 20 ms frames. */
+	GstClockTime frame_ns = info->codec == MEDIA_CODEC_GSM_MS
+		? gst_util_uint64_scale(320, GST_SECOND, info->rate)
+		: 20 * GST_MSECOND;
 	GstClockTime pts = 0;
 	struct media_frames frames;
 	const uint8_t *frame;
 	size_t length;
 
-	if (info->codec == MEDIA_CODEC_PCM || info->codec == MEDIA_CODEC_ALAW ||
-	    info->codec == MEDIA_CODEC_ULAW) {
+	if (info->codec == MEDIA_CODEC_AMR_NB ||
+	    info->codec == MEDIA_CODEC_AMR_WB) {
+		/* The AMR decoders find frame boundaries themselves. */
+		push(src, gst_buffer_new_wrapped_full(
+			     GST_MEMORY_FLAG_READONLY, (gpointer)bytes,
+			     info->data_length, 0, info->data_length, NULL, NULL),
+		     0, info->frames * frame_ns);
+	} else if (info->codec == MEDIA_CODEC_PCM ||
+		   info->codec == MEDIA_CODEC_ALAW ||
+		   info->codec == MEDIA_CODEC_ULAW) {
 		size_t block = info->channels * (info->bits / 8u);
 		size_t chunk = RAW_CHUNK - RAW_CHUNK % block;
 
@@ -255,46 +300,36 @@ static void take_sample(struct run *r, GstSample *sample)
 	gst_buffer_unmap(buffer, &map);
 }
 
-/* Reads the bus between samples: an error anywhere ends the run (the
- * appsink would otherwise wait for an EOS that never comes). */
-static bool bus_says_stop(struct run *r, GstBus *bus)
+/* The appsink's callback, in the streaming thread: taking samples there
+ * rather than pulling them from this thread saves two thread switches a
+ * frame. A budget overrun stops the pipeline with an error. */
+static GstFlowReturn on_sample(GstAppSink *sink, gpointer data)
 {
-	GstMessage *msg;
-	bool stop = false;
+	struct run *r = data;
+	GstSample *sample = gst_app_sink_pull_sample(sink);
 
-	while ((msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR |
-						GST_MESSAGE_EOS)) != NULL) {
-		if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-			g_autoptr(GError) error = NULL;
-
-			gst_message_parse_error(msg, &error, NULL);
-			run_fail(r, -EINVAL, g_strdup_printf(
-				"cannot decode: %s", error->message));
-		}
-		stop = true;
-		gst_message_unref(msg);
-	}
-	return stop;
+	if (sample == NULL)
+		return GST_FLOW_EOS;
+	take_sample(r, sample);
+	gst_sample_unref(sample);
+	return r->error == 0 ? GST_FLOW_OK : GST_FLOW_ERROR;
 }
 
-static void drain(struct run *r)
+/* Waits for the end of the stream or the first error. */
+static void wait_for_end(struct run *r)
 {
 	GstBus *bus = gst_element_get_bus(r->pipeline);
+	GstMessage *msg = gst_bus_timed_pop_filtered(
+		bus, GST_CLOCK_TIME_NONE, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
 
-	while (r->error == 0) {
-		GstSample *sample = gst_app_sink_try_pull_sample(r->sink,
-								  POLL_NS);
+	if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+		g_autoptr(GError) error = NULL;
 
-		if (sample != NULL) {
-			take_sample(r, sample);
-			gst_sample_unref(sample);
-			continue;
-		}
-		if (gst_app_sink_is_eos(r->sink) || bus_says_stop(r, bus))
-			break;
+		gst_message_parse_error(msg, &error, NULL);
+		run_fail(r, -EINVAL, g_strdup_printf("cannot decode: %s",
+						     error->message));
 	}
-	/* An error can come with the last sample. */
-	bus_says_stop(r, bus);
+	gst_message_unref(msg);
 	gst_object_unref(bus);
 }
 
@@ -315,6 +350,8 @@ static int run_pipeline(struct run *r, const void *data, size_t len,
 		return r->error;
 	}
 	r->sink = GST_APP_SINK(gst_bin_get_by_name(GST_BIN(r->pipeline), "sink"));
+	gst_app_sink_set_callbacks(r->sink, &(GstAppSinkCallbacks){
+		.new_sample = on_sample }, r, NULL);
 	src = gst_bin_get_by_name(GST_BIN(r->pipeline), "src");
 	if (gst_element_set_state(r->pipeline, GST_STATE_PLAYING) ==
 	    GST_STATE_CHANGE_FAILURE) {
@@ -322,7 +359,7 @@ static int run_pipeline(struct run *r, const void *data, size_t len,
 	} else {
 		if (src != NULL)
 			feed(GST_APP_SRC(src), data, info);
-		drain(r);
+		wait_for_end(r);
 	}
 	gst_element_set_state(r->pipeline, GST_STATE_NULL);
 	if (src != NULL)
@@ -395,6 +432,7 @@ int media_gst_transcode(const void *data, size_t len, enum media_target target,
 	struct media_budget limits = *budget;
 	struct media_info info;
 	struct run r = { 0 };
+	GBytes *out = NULL;
 	int ret;
 
 	media_budget_defaults(&limits);
@@ -408,7 +446,14 @@ int media_gst_transcode(const void *data, size_t len, enum media_target target,
 	if (ret == 0 && r.output->len == 0)
 		run_fail(&r, -EINVAL, g_strdup("the decoder produced no audio"));
 	if (r.error == 0)
-		*out_r = wrap(target, &r);
+		out = wrap(target, &r);
+	/* The budget is on the file, container included. */
+	if (out != NULL && g_bytes_get_size(out) > r.max_output) {
+		g_clear_pointer(&out, g_bytes_unref);
+		run_fail(&r, -EFBIG, g_strdup("transcoded audio larger than the budget"));
+	}
+	if (r.error == 0)
+		*out_r = out;
 	else
 		*reason_r = g_steal_pointer(&r.reason);
 	g_byte_array_unref(r.output);

@@ -438,6 +438,19 @@ static bool mp4_container(const uint8_t *type)
 	return false;
 }
 
+/* duration / timescale in milliseconds, without overflow: mdhd v1 has a
+ * 64-bit duration, so a hostile file can name any number of years (it
+ * then saturates, and any duration budget refuses it). */
+static uint64_t mp4_duration_ms(uint64_t duration, uint32_t timescale)
+{
+	uint64_t seconds = duration / timescale;
+	uint64_t rest_ms = duration % timescale * 1000 / timescale;
+
+	if (seconds > (UINT64_MAX - rest_ms) / 1000)
+		return UINT64_MAX;
+	return seconds * 1000 + rest_ms;
+}
+
 static void mp4_take_track(const struct mp4_track *track,
 			   struct media_info *info)
 {
@@ -447,7 +460,8 @@ static void mp4_take_track(const struct mp4_track *track,
 	info->rate = track->rate;
 	info->channels = 1;
 	if (track->timescale != 0)
-		info->duration_ms = track->duration * 1000 / track->timescale;
+		info->duration_ms = mp4_duration_ms(track->duration,
+						    track->timescale);
 }
 
 static bool mp4_walk(const uint8_t *data, size_t len, unsigned depth,

@@ -117,10 +117,14 @@ bool media_target_from_token(const char *token, enum media_target *target_r)
 	return media_target_parse(token, target_r);
 }
 
+/* What the server writes, and so what a client that names the type can
+ * be trusted to play: G.711 at 8 kHz, PCM of 16 bits, all mono. */
 bool media_info_is_target(const struct media_info *info,
 			  enum media_target target)
 {
-	bool wav = info->container == MEDIA_CONTAINER_WAV;
+	bool wav_mono = info->container == MEDIA_CONTAINER_WAV &&
+			info->channels == 1;
+	bool g711 = wav_mono && info->rate == 8000;
 
 	switch (target) {
 	case MEDIA_TARGET_AMR:
@@ -128,11 +132,12 @@ bool media_info_is_target(const struct media_info *info,
 	case MEDIA_TARGET_AMR_WB:
 		return info->container == MEDIA_CONTAINER_AMR_WB;
 	case MEDIA_TARGET_WAV_ALAW:
-		return wav && info->codec == MEDIA_CODEC_ALAW;
+		return g711 && info->codec == MEDIA_CODEC_ALAW;
 	case MEDIA_TARGET_WAV_ULAW:
-		return wav && info->codec == MEDIA_CODEC_ULAW;
+		return g711 && info->codec == MEDIA_CODEC_ULAW;
 	case MEDIA_TARGET_WAV_PCM:
-		return wav && info->codec == MEDIA_CODEC_PCM;
+		return wav_mono && info->codec == MEDIA_CODEC_PCM &&
+		       info->bits == 16;
 	case MEDIA_TARGET_COUNT:
 		break;
 	}

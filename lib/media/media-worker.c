@@ -53,20 +53,24 @@ static int memfd_with(const char *name, const void *data, size_t len)
 	return fd;
 }
 
-static char *read_memfd(int fd, size_t max, size_t *len_r)
+static uint64_t memfd_size(int fd)
 {
 	struct stat st;
-	char *buf;
-	size_t len, done = 0;
 
-	if (fstat(fd, &st) < 0)
-		return NULL;
-	len = MIN((size_t)st.st_size, max);
-	buf = g_try_malloc(len + 1);
+	return fstat(fd, &st) < 0 ? 0 : (uint64_t)st.st_size;
+}
+
+/* Reads at most len bytes from offset; NUL-terminated, for text. */
+static char *read_memfd(int fd, uint64_t offset, size_t len, size_t *len_r)
+{
+	char *buf = g_try_malloc(len + 1);
+	size_t done = 0;
+
 	if (buf == NULL)
 		return NULL;
 	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)done);
+		ssize_t n = pread(fd, buf + done, len - done,
+				  (off_t)(offset + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -77,6 +81,24 @@ static char *read_memfd(int fd, size_t max, size_t *len_r)
 	buf[done] = '\0';
 	*len_r = done;
 	return buf;
+}
+
+/* The worker's reason for failing is the last line it wrote to stderr:
+ * a plugin may have printed warnings before it. NULL when there is none. */
+static char *read_reason(int fd)
+{
+	uint64_t size = memfd_size(fd);
+	uint64_t offset = size > MAX_REASON ? size - MAX_REASON : 0;
+	size_t len;
+	g_autofree char *text = read_memfd(fd, offset, size - offset, &len);
+	const char *line;
+
+	if (text == NULL)
+		return NULL;
+	g_strchomp(text);
+	line = strrchr(text, '\n');
+	line = line != NULL ? line + 1 : text;
+	return *line != '\0' ? g_strdup(line) : NULL;
 }
 
 static int spawn(const char *worker, char **argv, const int fds[3],
@@ -135,6 +157,7 @@ static char **worker_argv(const char *worker, enum media_target target,
 	g_ptr_array_add(argv, g_strdup_printf("--to=%s", media_target_token(target)));
 	g_ptr_array_add(argv, g_strdup_printf("--max-output=%" G_GUINT64_FORMAT, b->max_output));
 	g_ptr_array_add(argv, g_strdup_printf("--max-duration-ms=%" G_GUINT64_FORMAT, b->max_duration_ms));
+	g_ptr_array_add(argv, g_strdup_printf("--wall-seconds=%u", b->wall_seconds));
 	g_ptr_array_add(argv, g_strdup_printf("--cpu-seconds=%u", b->cpu_seconds));
 	g_ptr_array_add(argv, g_strdup_printf("--memory-mb=%u", b->memory_mb));
 	g_ptr_array_add(argv, NULL);
@@ -150,6 +173,8 @@ static int worker_error(int status)
 	case EFBIG:
 	case ENOTSUP:
 	case EIO:
+	case ENOMEM:
+	case ETIMEDOUT:
 		return -status;
 	default:
 		return -ECHILD;
@@ -176,21 +201,24 @@ static int collect(const char *worker, int status, const int fds[3],
 		return -ECHILD;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		text = read_memfd(fds[2], MAX_REASON, &len);
-		if (text != NULL && len == 0)
-			g_clear_pointer(&text, g_free);
+		text = read_reason(fds[2]);
 		ret = worker_error(WEXITSTATUS(status));
 		/* A status the worker does not use: name the program. */
 		*reason_r = ret != -ECHILD && text != NULL
-			? g_strchomp(g_steal_pointer(&text))
+			? g_steal_pointer(&text)
 			: g_strdup_printf("%s (%s exited with status %d)",
-					  text != NULL ? g_strchomp(text)
+					  text != NULL ? text
 						       : "the media worker failed",
 					  worker, WEXITSTATUS(status));
 		g_free(text);
 		return ret;
 	}
-	text = read_memfd(fds[1], max_output, &len);
+	/* The worker keeps to the budget; more is a worker that does not. */
+	if (memfd_size(fds[1]) > max_output) {
+		*reason_r = g_strdup("the media worker's output is larger than the budget");
+		return -EFBIG;
+	}
+	text = read_memfd(fds[1], 0, memfd_size(fds[1]), &len);
 	if (text == NULL) {
 		*reason_r = g_strdup("cannot read the media worker's output");
 		return -EIO;
