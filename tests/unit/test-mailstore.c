@@ -447,6 +447,63 @@ static void test_names(struct fixture *f, gconstpointer data)
 	g_assert_cmpint(ms_mailbox_rename(f->ms, f->sub, "Greetings", "X"), ==, -EPERM);
 }
 
+static void assert_rendition(struct fixture *f, uint64_t msgid, uint8_t format,
+			     int expect, const char *body)
+{
+	g_autoptr(GBytes) got = NULL;
+	g_autoptr(GBytes) index = NULL;
+
+	g_assert_cmpint(ms_rendition_get(f->ms, msgid, format, &got, &index),
+			==, expect);
+	if (expect < 0 || body == NULL) {
+		g_assert_null(got);
+		return;
+	}
+	g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got),
+			body, strlen(body));
+	g_assert_cmpmem(g_bytes_get_data(index, NULL), g_bytes_get_size(index),
+			"idx", 3);
+}
+
+/* The rendition cache: per format, kept across a move (the content stays),
+ * dropped by an expunge, and never written for a message that is gone. */
+static void test_renditions(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GBytes) body = g_bytes_new_static("rendered", 8);
+	g_autoptr(GBytes) index = g_bytes_new_static("idx", 3);
+	uint32_t uid = deposit(f, f->inbox, 0), saved, moved;
+	const char *reason = NULL;
+	struct ms_message msg;
+
+	g_assert_cmpint(ms_message_get(f->ms, f->inbox, uid, &msg), ==, 0);
+	assert_rendition(f, msg.msgid, 0, -ENOENT, NULL);
+	g_assert_cmpint(ms_rendition_put(f->ms, f->inbox, uid, msg.msgid, 0,
+					 body, index), ==, 0);
+	g_assert_cmpint(ms_rendition_put(f->ms, f->inbox, uid, msg.msgid, 3,
+					 NULL, NULL), ==, 0);
+	assert_rendition(f, msg.msgid, 0, 0, "rendered");
+	assert_rendition(f, msg.msgid, 3, 0, NULL);
+	assert_rendition(f, msg.msgid, 1, -ENOENT, NULL);
+	g_assert_cmpint(ms_rendition_put(f->ms, f->inbox, uid, msg.msgid,
+					 MS_RENDITION_FORMATS, body, index),
+			==, -EINVAL);
+	/* A wrong msgid for the UID is a message that is gone. */
+	g_assert_cmpint(ms_rendition_put(f->ms, f->inbox, uid, msg.msgid + 1, 0,
+					 body, index), ==, -ENOENT);
+
+	g_assert_cmpint(ms_mailbox_create(f->ms, f->sub, "Saved", &saved), ==, 0);
+	g_assert_cmpint(ms_message_move(f->ms, f->inbox, uid, saved, &moved,
+					&reason), ==, 0);
+	reopen(f);
+	assert_rendition(f, msg.msgid, 0, 0, "rendered");
+	g_assert_cmpint(ms_message_expunge(f->ms, saved, moved), ==, 0);
+	assert_rendition(f, msg.msgid, 0, -ENOENT, NULL);
+	assert_rendition(f, msg.msgid, 3, -ENOENT, NULL);
+	g_assert_cmpint(ms_rendition_put(f->ms, saved, moved, msg.msgid, 0,
+					 body, index), ==, -ENOENT);
+	assert_rendition(f, msg.msgid, 0, -ENOENT, NULL);
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -463,5 +520,6 @@ int main(int argc, char *argv[])
 	ADD("group-commit", test_group_commit);
 	ADD("names", test_names);
 	ADD("outbox", test_outbox);
+	ADD("renditions", test_renditions);
 	return g_test_run();
 }

@@ -205,6 +205,7 @@ int ms_message_index(struct mailstore *ms, uint64_t msgid,
  * (fs-media.c); -ENOENT when it has none. */
 int ms_message_audio(struct mailstore *ms, uint64_t msgid, GBytes **audio_r);
 
+#define MS_RENDITION_FORMATS 8
 /* ms-rendition.c: the cache of a message's renditions, one per format
  * (0 .. MS_RENDITION_FORMATS - 1). They go with the message's content
  * (expunge, not move) and are not counted in any quota. */

@@ -50,8 +50,7 @@ void key_expiry(struct key *k, int64_t expires, uint32_t mbox_id,
 		uint32_t uid);
 void key_body(struct key *k, uint64_t msgid);
 void key_audio(struct key *k, uint64_t msgid);
-/* A rendition of a message in one of MS_RENDITION_FORMATS formats. */
-#define MS_RENDITION_FORMATS 8
+/* A rendition of a message in one format (mailstore.h). */
 void key_rendition_index(struct key *k, uint64_t msgid, uint8_t format);
 void key_rendition_body(struct key *k, uint64_t msgid, uint8_t format);
 void key_outbox(struct key *k, uint64_t seq);
