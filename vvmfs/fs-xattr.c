@@ -328,6 +328,45 @@ static int set_login_failures(struct vvmfs *fs, uint32_t sub_id,
 					&lf);
 }
 
+/* "STATUS" or "MBU", a newline allowed: queue that notification. */
+static int notify(struct vvmfs *fs, uint32_t sub_id, const char *value,
+		  size_t size)
+{
+	static const struct {
+		const char *name;
+		enum ms_notify what;
+	} names[] = {
+		{ "STATUS", MS_NOTIFY_STATUS },
+		{ "MBU", MS_NOTIFY_MBU },
+	};
+	const char *reason = NULL;
+	int ret;
+
+	if (size > 0 && value[size - 1] == '\n')
+		size--;
+	for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+		if (strlen(names[i].name) != size ||
+		    memcmp(names[i].name, value, size) != 0)
+			continue;
+		ret = ms_notify(fs->ms, sub_id, names[i].what, &reason);
+		if (ret == -EINVAL)
+			g_message("no %s for subscriber %u: %s", names[i].name,
+				  sub_id, reason);
+		return ret;
+	}
+	return -EINVAL;
+}
+
+static int enqueue(struct vvmfs *fs, const char *value, size_t size)
+{
+	const char *reason = NULL;
+	int ret = ms_outbox_add(fs->ms, value, size, &reason);
+
+	if (ret == -EINVAL)
+		g_message("refused an outbox entry: %s", reason);
+	return ret;
+}
+
 static bool is_ours(const char *name)
 {
 	return g_str_has_prefix(name, "user.imap.") ||
@@ -351,6 +390,12 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   strcmp(name, "user.vvm.login_failures") == 0) {
 		ret = set_login_failures(fs, (uint32_t)ino_id(ino), value,
 					 size);
+	} else if (ino_type(ino) == INO_SUB &&
+		   strcmp(name, "user.vvm.notify") == 0) {
+		ret = notify(fs, (uint32_t)ino_id(ino), value, size);
+	} else if (ino == ino_make(INO_OUTBOX, OUTBOX_DIR_SMS) &&
+		   strcmp(name, "user.vvm.enqueue") == 0) {
+		ret = enqueue(fs, value, size);
 	} else if (ino_type(ino) == INO_DYN &&
 		   (node = dyn_get(fs, ino)) != NULL &&
 		   node->type == DYN_PENDING) {

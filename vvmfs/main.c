@@ -75,6 +75,8 @@ static bool parse_u64(const char *text, uint64_t min, uint64_t max,
 	return true;
 }
 
+static char **srv_bare_clients;
+
 /* What STATUS SMS say about this deployment, from [sms]; its strings are
  * kept for the daemon's life. */
 static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
@@ -111,6 +113,10 @@ static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
 						 NULL)) > 0)
 		sms->g_len = (unsigned)v;
 	sms->srv_bare = g_key_file_get_boolean(kf, "sms", "server_bare", NULL);
+	/* Kept for the daemon's life, as the strings above. */
+	srv_bare_clients = g_key_file_get_string_list(
+		kf, "sms", "server_bare_clients", NULL, NULL);
+	sms->srv_bare_clients = (const char *const *)srv_bare_clients;
 }
 
 /* [imap] and [smtp] max_sessions: a limit that read as unlimited by

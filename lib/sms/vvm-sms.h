@@ -292,6 +292,46 @@ int vvm_sms_sm_encrypt(const uint8_t *key, bool udhi, const uint8_t *sm,
 int vvm_sms_sm_decrypt(const uint8_t *key, bool udhi, const uint8_t *sm,
 		       size_t len, GByteArray *out);
 
+/* ---- Outbox entries ---- */
+
+/* One pending server-originated SMS, as MOUNT/.outbox/sms/<seq> holds it
+ * (docs/fs-layout.md):
+ *
+ *   to 31612345678
+ *   port 5499
+ *   kind SYNC
+ *   replace 1
+ *   text //VVM:SYNC:ev=NM;...
+ *
+ * The text runs to the end of the entry, less one final newline: an OTP
+ * may span lines; SYNC and STATUS are one line of printable ASCII. */
+enum vvm_sms_entry_kind {
+	VVM_SMS_ENTRY_SYNC,
+	VVM_SMS_ENTRY_STATUS,
+	VVM_SMS_ENTRY_OTP,
+};
+
+/* SMPP's destination_addr holds 20 characters. */
+#define VVM_SMS_ADDR_MAX 20
+
+struct vvm_sms_entry {
+	char to[VVM_SMS_ADDR_MAX + 1]; /* an optional '+' and digits */
+	uint16_t port;                 /* application port; 0: a text SMS */
+	enum vvm_sms_entry_kind kind;
+	bool replace;                  /* replace the previous one of its kind */
+	char text[VVM_SMS_TEXT_MAX + 1];
+	size_t text_len;
+};
+
+/* Appends the entry as a file holds it. */
+void vvm_sms_entry_format(const struct vvm_sms_entry *entry, GString *out);
+/* Parses an entry (the format only: the text of a SYNC or STATUS is not
+ * checked against the spec here). Returns 0, or -EINVAL with *reason_r. */
+int vvm_sms_entry_parse(const char *data, size_t len,
+			struct vvm_sms_entry *entry_r, const char **reason_r);
+/* "SYNC", "STATUS", "OTP". */
+const char *vvm_sms_entry_kind_name(enum vvm_sms_entry_kind kind);
+
 /* ---- Generated secrets ---- */
 
 enum vvm_sms_charset {

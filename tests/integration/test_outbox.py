@@ -4,6 +4,7 @@ each change queues its SYNC or STATUS with it, entries are files under
 import errno
 import os
 import re
+import signal
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_status_changes_queue_status_sms(vvmfs, subscriber):
     [entry] = take(vvmfs)
     assert entry["to"] == subscriber.name
     assert entry["port"] == "5499"
-    assert (entry["kind"], entry["replace"]) == ("STATUS", "0")
+    assert (entry["kind"], entry["replace"]) == ("STATUS", "1")
     assert entry["text"].startswith("//VVM:STATUS:st=N;rc=0;srv=1:127.0.0.1;")
     assert ";u=%s;pw=s3cret;" % subscriber.name in entry["text"]
 
@@ -104,3 +105,127 @@ def test_entries_cannot_be_written(vvmfs, subscriber):
     path = vvmfs.mnt / ".outbox" / "sms" / str(seq)
     with pytest.raises(PermissionError):
         open(path, "w")
+
+
+def notify(sub, what):
+    os.setxattr(sub, "user.vvm.notify", what)
+
+
+def test_notify_status_sends_the_current_status(vvmfs, subscriber):
+    """A client's STATUS query changes nothing and is answered with the
+    status as it stands: with credentials for N and R, reduced for B."""
+    (subscriber / "profile" / "imap_password").write_text("s3cret\n")
+    notify(subscriber, b"STATUS")
+    [entry] = take(vvmfs)
+    assert entry["text"].startswith("//VVM:STATUS:st=P;rc=0;")
+    set_status(subscriber, "R")
+    take(vvmfs)
+    notify(subscriber, b"STATUS\n")
+    [entry] = take(vvmfs)
+    assert entry["text"].startswith("//VVM:STATUS:st=R;rc=0;srv=")
+    assert ";pw=s3cret;" in entry["text"]
+    set_status(subscriber, "B")
+    take(vvmfs)
+    notify(subscriber, b"STATUS")
+    assert [e["text"] for e in take(vvmfs)] == ["//VVM:STATUS:st=B;rc=0"]
+
+
+def test_notify_mbu_for_a_tui_session(vvmfs, subscriber):
+    """The TUI says its session ended: MBU with INBOX's unseen count, only
+    while the service is active."""
+    deposit(subscriber / "INBOX", voice_message(1))
+    notify(subscriber, b"MBU")
+    assert outbox(vvmfs) == {}
+    set_status(subscriber, "N")
+    take(vvmfs)
+    notify(subscriber, b"MBU")
+    [entry] = take(vvmfs)
+    assert (entry["kind"], entry["replace"]) == ("SYNC", "1")
+    assert entry["text"] == "//VVM:SYNC:ev=MBU;c=1"
+
+
+@pytest.mark.parametrize("value", [b"", b"status", b"NM", b"MBU\n\n",
+                                   b"STATUS MBU"])
+def test_notify_refuses_anything_else(vvmfs, subscriber, value):
+    with pytest.raises(OSError) as err:
+        notify(subscriber, value)
+    assert err.value.errno == errno.EINVAL
+    assert outbox(vvmfs) == {}
+
+
+def enqueue(fs, text):
+    os.setxattr(fs.mnt / ".outbox" / "sms", "user.vvm.enqueue",
+                text.encode())
+
+
+def test_enqueue_an_answer_to_a_stranger(vvmfs):
+    """An Activate from a number that is no subscriber is answered
+    through the outbox too, so every sender delivers it."""
+    enqueue(vvmfs, "to +31699999999\nport 5499\nkind STATUS\nreplace 1\n"
+            "text //VVM:STATUS:st=U;rc=3\n")
+    [entry] = take(vvmfs)
+    assert entry == {"to": "+31699999999", "port": "5499",
+                     "kind": "STATUS", "replace": "1",
+                     "text": "//VVM:STATUS:st=U;rc=3"}
+
+
+def test_enqueue_an_otp_over_lines(vvmfs):
+    enqueue(vvmfs, "to 31612345678\nport 0\nkind OTP\nreplace 0\n"
+            "text Your code is 123456.\nIt is valid for 10 minutes.\n")
+    box = vvmfs.mnt / ".outbox" / "sms"
+    [name] = os.listdir(box)
+    assert (box / name).read_text().endswith(
+        "text Your code is 123456.\nIt is valid for 10 minutes.\n")
+
+
+@pytest.mark.parametrize("text", [
+    "to 3161\nport 5499\nkind STATUS\nreplace 1\n",
+    "to abc\nport 0\nkind STATUS\nreplace 1\ntext //VVM:STATUS:st=U;rc=3",
+    "to 31612345678\nport 70000\nkind STATUS\nreplace 1\n"
+    "text //VVM:STATUS:st=U;rc=3",
+    "to 31612345678\nport 0\nkind PUSH\nreplace 1\n"
+    "text //VVM:STATUS:st=U;rc=3",
+    "to 31612345678\nport 0\nkind SYNC\nreplace 1\n"
+    "text //VVM:STATUS:st=U;rc=3",
+    "to 31612345678\nport 0\nkind STATUS\nreplace 1\n"
+    "text //VVM:STATUS:st=Q;rc=3",
+    "to 31612345678\nport 0\nkind STATUS\nreplace 2\n"
+    "text //VVM:STATUS:st=U;rc=3",
+    "port 0\nto 31612345678\nkind STATUS\nreplace 1\n"
+    "text //VVM:STATUS:st=U;rc=3",
+])
+def test_enqueue_refuses_malformed_entries(vvmfs, text):
+    with pytest.raises(OSError) as err:
+        enqueue(vvmfs, text)
+    assert err.value.errno == errno.EINVAL
+    assert outbox(vvmfs) == {}
+
+
+def test_enqueue_only_on_the_sms_outbox(vvmfs, subscriber):
+    good = ("to 31612345678\nport 0\nkind STATUS\nreplace 1\n"
+            "text //VVM:STATUS:st=U;rc=3")
+    for path in (vvmfs.mnt / ".outbox", subscriber):
+        with pytest.raises(PermissionError):
+            os.setxattr(path, "user.vvm.enqueue", good.encode())
+
+
+def test_bare_server_for_some_client_types(tmp_path):
+    """[sms] server_bare_clients: the client types (globs) whose STATUS
+    carries srv as a bare host, as Android's stock client reads it."""
+    from conftest import Vvmfs
+    config = tmp_path / "vvm.conf"
+    config.write_text("[sms]\nserver = vvm.example.net\n"
+                      "server_bare_clients = android*;other\n")
+    fs = Vvmfs(tmp_path / "fs").mount("config=%s" % config)
+    try:
+        for n, (client, srv) in enumerate((
+                ("android-google-3", "srv=vvm.example.net;"),
+                ("iphone", "srv=2:vvm.example.net;"))):
+            sub = fs.sub("3161234567%d" % n)
+            sub.mkdir()
+            (sub / "profile" / "client_type").write_text(client + "\n")
+            set_status(sub, "N")
+            [entry] = take(fs)
+            assert srv in entry["text"], entry["text"]
+    finally:
+        fs.kill(signal.SIGTERM)

@@ -1779,6 +1779,115 @@ static void test_roundtrip_random(void)
 	g_rand_free(rand);
 }
 
+/* ---- outbox entries ---- */
+
+static int entry_parse_guarded(const char *text, struct vvm_sms_entry *e_r,
+			       const char **reason_r)
+{
+	size_t len = strlen(text);
+	struct vvm_sms_entry e;
+	struct guarded g;
+	int ret;
+
+	for (size_t cut = 0; cut < len; cut++) {
+		guarded_init(&g, text, cut);
+		vvm_sms_entry_parse(g.data, cut, &e, NULL);
+		guarded_release(&g);
+	}
+	guarded_init(&g, text, len);
+	ret = vvm_sms_entry_parse(g.data, len, e_r, reason_r);
+	guarded_release(&g);
+	return ret;
+}
+
+static void test_entry_roundtrip(void)
+{
+	static const char *const good[] = {
+		"to 31612345678\nport 5499\nkind SYNC\nreplace 1\n"
+		"text //VVM:SYNC:ev=NM;id=3;c=1;t=v;s=+31600000001;"
+		"dt=22/11/2026 10:00 +0000;l=5\n",
+		"to +3161234567890123456\nport 0\nkind STATUS\nreplace 0\n"
+		"text //VVM:STATUS:st=U;rc=3\n",
+		"to 1\nport 65535\nkind OTP\nreplace 0\n"
+		"text Code 1234.\n\nValid for 10 minutes: \xc3\xa9.\n",
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+		g_autoptr(GString) out = g_string_new(NULL);
+		struct vvm_sms_entry e;
+		const char *reason = NULL;
+
+		g_assert_cmpint(entry_parse_guarded(good[i], &e, &reason), ==, 0);
+		vvm_sms_entry_format(&e, out);
+		g_assert_cmpstr(out->str, ==, good[i]);
+	}
+}
+
+static void test_entry_fields(void)
+{
+	struct vvm_sms_entry e;
+	const char *reason = NULL;
+
+	/* No final newline is fine; the text then runs to the end. */
+	g_assert_cmpint(entry_parse_guarded("to 5\nport 12\nkind STATUS\n"
+					    "replace 1\ntext ab", &e, &reason),
+			==, 0);
+	g_assert_cmpstr(e.to, ==, "5");
+	g_assert_cmpuint(e.port, ==, 12);
+	g_assert_cmpint(e.kind, ==, VVM_SMS_ENTRY_STATUS);
+	g_assert_true(e.replace);
+	g_assert_cmpmem(e.text, e.text_len, "ab", 2);
+	g_assert_cmpstr(vvm_sms_entry_kind_name(e.kind), ==, "STATUS");
+}
+
+static void test_entry_malformed(void)
+{
+	g_autofree char *long_text = g_strnfill(VVM_SMS_TEXT_MAX + 1, 'x');
+	g_autofree char *too_long = g_strdup_printf(
+		"to 5\nport 0\nkind OTP\nreplace 0\ntext %s", long_text);
+	g_autofree char *longest = g_strdup_printf(
+		"to 5\nport 0\nkind OTP\nreplace 0\ntext %s\n",
+		long_text + 1);
+	static const struct {
+		const char *text, *reason;
+	} bad[] = {
+		{ "", "to: not a phone number" },
+		{ "to \nport 0\nkind OTP\nreplace 0\ntext x", "to: not a phone number" },
+		{ "to 123456789012345678901\nport 0\nkind OTP\nreplace 0\ntext x",
+		  "to: not a phone number" },
+		{ "to 12a\nport 0\nkind OTP\nreplace 0\ntext x", "to: not a phone number" },
+		{ "to 1\nport 65536\nkind OTP\nreplace 0\ntext x", "port: not 0-65535" },
+		{ "to 1\nport -1\nkind OTP\nreplace 0\ntext x", "port: not 0-65535" },
+		{ "to 1\nport 0\nkind otp\nreplace 0\ntext x",
+		  "kind: not SYNC, STATUS or OTP" },
+		{ "to 1\nport 0\nkind OTP\nreplace yes\ntext x", "replace: not 0 or 1" },
+		{ "to 1\nport 0\nkind OTP\nreplace 0\n", "text: missing" },
+		{ "to 1\nport 0\nkind OTP\nreplace 0\ntext \n",
+		  "text: empty, too long or not printable" },
+		{ "to 1\nport 0\nkind OTP\nreplace 0\ntext a\tb",
+		  "text: empty, too long or not printable" },
+		{ "to 1\nport 0\nkind OTP\nreplace 0\ntext \xff",
+		  "text: empty, too long or not printable" },
+		{ "to 1\nport 0\nkind SYNC\nreplace 0\ntext a\nb",
+		  "text: empty, too long or not printable" },
+		{ "to 1\nport 0\nkind SYNC\nreplace 0\ntext \xc3\xa9",
+		  "text: empty, too long or not printable" },
+	};
+	struct vvm_sms_entry e;
+	const char *reason;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		reason = NULL;
+		g_test_message("case %zu", i);
+		g_assert_cmpint(entry_parse_guarded(bad[i].text, &e, &reason),
+				==, -EINVAL);
+		g_assert_cmpstr(reason, ==, bad[i].reason);
+	}
+	g_assert_cmpint(entry_parse_guarded(too_long, &e, &reason), ==, -EINVAL);
+	g_assert_cmpint(entry_parse_guarded(longest, &e, &reason), ==, 0);
+	g_assert_cmpuint(e.text_len, ==, VVM_SMS_TEXT_MAX);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1809,5 +1918,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/sms/crypt/roundtrip", test_crypt_roundtrip);
 	g_test_add_func("/sms/random", test_random);
 	g_test_add_func("/sms/roundtrip", test_roundtrip_random);
+	g_test_add_func("/sms/entry/roundtrip", test_entry_roundtrip);
+	g_test_add_func("/sms/entry/fields", test_entry_fields);
+	g_test_add_func("/sms/entry/malformed", test_entry_malformed);
 	return g_test_run();
 }

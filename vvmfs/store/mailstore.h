@@ -32,6 +32,9 @@ struct ms_sms_config {
 	unsigned g_len;    /* greeting seconds */
 	unsigned vs_len;   /* voice signature seconds */
 	bool srv_bare;     /* srv without 1:/2: (Android's client) */
+	/* client_type patterns (GLib globs) that get srv bare; NULL or
+	 * NULL-terminated. */
+	const char *const *srv_bare_clients;
 };
 
 struct ms_options {
@@ -227,6 +230,22 @@ int ms_outbox_list(struct mailstore *ms,
 		   int (*cb)(void *ctx, uint64_t seq, size_t size), void *ctx);
 int ms_outbox_get(struct mailstore *ms, uint64_t seq, GBytes **text_r);
 int ms_outbox_remove(struct mailstore *ms, uint64_t seq);
+/* Queues an entry given whole (vvm_sms_entry_parse()'s format): an answer
+ * to a number that is no subscriber, an administrator's message. A SYNC
+ * or STATUS text must be one the codec parses. -EINVAL with *reason_r. */
+int ms_outbox_add(struct mailstore *ms, const char *text, size_t len,
+		  const char **reason_r);
+
+/* Notifications asked for by name (MOUNT/<msisdn>'s user.vvm.notify). */
+enum ms_notify {
+	MS_NOTIFY_STATUS, /* STATUS with the current status: a client's
+			   * STATUS query, an Activate that changed none */
+	MS_NOTIFY_MBU,    /* SYNC ev=MBU: a TUI session ended */
+};
+/* Queues the notification in a batch of its own. A SYNC is queued only
+ * while the status is active, as every SYNC. */
+int ms_notify(struct mailstore *ms, uint32_t sub_id, enum ms_notify what,
+	      const char **reason_r);
 
 /* Appends the change feed of a mailbox since modseq (docs/fs-layout.md);
  * full adds each listed message's size, INTERNALDATE, index strings and

@@ -31,24 +31,37 @@ static char *profile_value(struct mailstore *ms, uint32_t sub_id,
 	return value;
 }
 
-/* One entry: where it goes, how, and the text; see docs/fs-layout.md. */
-static void outbox_put(struct mailstore *ms, struct kv_batch *batch,
-		       uint32_t sub_id, const char *kind, bool replace,
-		       const char *text)
+/* Adds one entry to batch under the next sequence number. */
+static void outbox_put_entry(struct mailstore *ms, struct kv_batch *batch,
+			     const struct vvm_sms_entry *entry)
 {
-	struct rec_subscriber sub = { 0 };
-	g_autofree char *port = profile_value(ms, sub_id, "app_port");
-	g_autoptr(GString) entry = g_string_new(NULL);
+	g_autoptr(GString) text = g_string_new(NULL);
 	uint64_t seq = __atomic_fetch_add(&ms->next_outbox_seq, 1,
 					  __ATOMIC_RELAXED);
 	struct key k;
 
-	ms_get_subscriber(ms, sub_id, &sub);
-	g_string_append_printf(entry, "to %s\nport %s\nkind %s\nreplace %d\n"
-			       "text %s\n", sub.msisdn, port, kind,
-			       replace ? 1 : 0, text);
+	vvm_sms_entry_format(entry, text);
 	key_outbox(&k, seq);
-	kv_batch_put(batch, KV_OUTBOX, k.data, k.len, entry->str, entry->len);
+	kv_batch_put(batch, KV_OUTBOX, k.data, k.len, text->str, text->len);
+}
+
+/* The entry for a subscriber: to its number, on its application port.
+ * Every SYNC and STATUS replaces the last one of its kind on the phone
+ * (spec "Server Originated SMS Message Characteristics"). */
+static void outbox_put(struct mailstore *ms, struct kv_batch *batch,
+		       uint32_t sub_id, enum vvm_sms_entry_kind kind,
+		       const GString *text)
+{
+	struct rec_subscriber sub = { 0 };
+	struct vvm_sms_entry entry = { .kind = kind, .replace = true };
+
+	ms_get_subscriber(ms, sub_id, &sub);
+	g_strlcpy(entry.to, sub.msisdn, sizeof(entry.to));
+	entry.port = (uint16_t)MIN(ms_profile_uint(ms, sub_id, "app_port"),
+				   G_MAXUINT16);
+	entry.text_len = MIN(text->len, VVM_SMS_TEXT_MAX);
+	memcpy(entry.text, text->str, entry.text_len);
+	outbox_put_entry(ms, batch, &entry);
 }
 
 static char current_status(struct mailstore *ms, uint32_t sub_id)
@@ -94,8 +107,28 @@ int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
 		if (vvm_sms_sync_encode(prefix, &s, text, &reason) < 0)
 			return -EINVAL;
 	}
-	outbox_put(ms, batch, sub_id, "SYNC", true, text->str);
+	outbox_put(ms, batch, sub_id, VVM_SMS_ENTRY_SYNC, text);
 	return 0;
+}
+
+/* srv without its 1:/2: for the whole deployment, or for the client
+ * types that want it (Android's stock client takes the value as a host
+ * name as it is). */
+static bool srv_bare(struct mailstore *ms, uint32_t sub_id)
+{
+	const struct ms_sms_config *cfg = &ms->options.sms;
+	g_autofree char *client = NULL;
+
+	if (cfg->srv_bare)
+		return true;
+	if (cfg->srv_bare_clients == NULL)
+		return false;
+	client = profile_value(ms, sub_id, "client_type");
+	for (const char *const *p = cfg->srv_bare_clients; *p != NULL; p++) {
+		if (g_pattern_match_simple(*p, client))
+			return true;
+	}
+	return false;
 }
 
 int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
@@ -134,11 +167,84 @@ int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
 								  : "0";
 	s.vt = strcmp(transcription, "on") == 0;
 	if (vvm_sms_status_encode(prefix, &s,
-				  cfg->srv_bare ? VVM_SMS_SRV_BARE : 0, text,
-				  reason_r) < 0)
+				  srv_bare(ms, sub_id) ? VVM_SMS_SRV_BARE : 0,
+				  text, reason_r) < 0)
 		return -EINVAL;
-	outbox_put(ms, batch, sub_id, "STATUS", false, text->str);
+	outbox_put(ms, batch, sub_id, VVM_SMS_ENTRY_STATUS, text);
 	return 0;
+}
+
+/* Queues a SYNC MBU for the subscriber's INBOX as it stands. */
+static int queue_mbu(struct mailstore *ms, struct kv_batch *batch,
+		     uint32_t sub_id)
+{
+	struct rec_mailbox inbox;
+	struct ms_sync sync = { .ev = MS_SYNC_MAILBOX };
+	uint32_t inbox_id;
+	int ret = ms_mailbox_lookup(ms, sub_id, "INBOX", &inbox_id);
+
+	if (ret == 0)
+		ret = ms_get_mailbox(ms, inbox_id, &inbox);
+	if (ret < 0)
+		return ret;
+	sync.count = inbox.unseen;
+	sync.time = g_get_real_time() / G_USEC_PER_SEC;
+	return ms_queue_sync(ms, batch, sub_id, &sync);
+}
+
+int ms_notify(struct mailstore *ms, uint32_t sub_id, enum ms_notify what,
+	      const char **reason_r)
+{
+	GMutex *lock = ms_sub_lock(ms, sub_id);
+	g_autofree char *status = NULL;
+	struct rec_subscriber sub;
+	struct kv_batch *batch = kv_batch_create();
+	int ret;
+
+	g_mutex_lock(lock);
+	ret = ms_get_subscriber(ms, sub_id, &sub);
+	if (ret == 0 && what == MS_NOTIFY_STATUS) {
+		status = profile_value(ms, sub_id, "status");
+		ret = ms_queue_status(ms, batch, sub_id, status[0], reason_r);
+	} else if (ret == 0) {
+		ret = queue_mbu(ms, batch, sub_id);
+	}
+	if (ret == 0)
+		ret = db_commit(ms->db, &batch);
+	kv_batch_destroy(&batch);
+	g_mutex_unlock(lock);
+	return ret;
+}
+
+int ms_outbox_add(struct mailstore *ms, const char *text, size_t len,
+		  const char **reason_r)
+{
+	struct vvm_sms_entry entry;
+	struct vvm_sms_server_msg *msg = NULL;
+	struct kv_batch *batch;
+	int ret = vvm_sms_entry_parse(text, len, &entry, reason_r);
+
+	if (ret < 0)
+		return ret;
+	/* What the senders pass on as SYNC or STATUS must be one. */
+	if (entry.kind != VVM_SMS_ENTRY_OTP) {
+		ret = vvm_sms_server_parse(entry.text, entry.text_len, &msg,
+					   reason_r);
+		if (ret < 0)
+			return ret;
+		if ((msg->kind == VVM_SMS_SYNC) !=
+		    (entry.kind == VVM_SMS_ENTRY_SYNC)) {
+			vvm_sms_server_msg_destroy(&msg);
+			*reason_r = "kind: the text is the other kind";
+			return -EINVAL;
+		}
+		vvm_sms_server_msg_destroy(&msg);
+	}
+	batch = kv_batch_create();
+	outbox_put_entry(ms, batch, &entry);
+	ret = db_commit(ms->db, &batch);
+	kv_batch_destroy(&batch);
+	return ret;
 }
 
 struct list_ctx {
