@@ -111,3 +111,26 @@ int profile_get_at(const char *subscriber_dir, const char *key,
 	*value_r = value;
 	return 0;
 }
+
+int profile_set_at(const char *subscriber_dir, const char *key,
+		   const char *value)
+{
+	g_autofree char *path = g_strdup_printf("%s/profile/%s",
+						subscriber_dir, key);
+	g_autofree char *line = g_strconcat(value, "\n", NULL);
+	size_t len = strlen(line);
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ssize_t n;
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	/* One write(): vvmfs validates each write as the whole value. */
+	do {
+		n = write(fd, line, len);
+	} while (n < 0 && errno == EINTR);
+	ret = n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	return ret;
+}

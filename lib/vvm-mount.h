@@ -26,5 +26,9 @@ int mount_setxattr(const char *path, int fd, const char *name,
  * newline. */
 int profile_get_at(const char *subscriber_dir, const char *key,
 		   char **value_r);
+/* Writes a profile value (its newline added) in one write(), which vvmfs
+ * validates and commits: -EINVAL for a value the key does not take. */
+int profile_set_at(const char *subscriber_dir, const char *key,
+		   const char *value);
 
 #endif

@@ -37,29 +37,6 @@ bool vvmadm_check_assignments(int argc, char **argv)
 	return true;
 }
 
-int vvmadm_profile_write(const char *sub_dir, const char *key,
-			 const char *value)
-{
-	g_autofree char *path = g_build_filename(sub_dir, "profile", key, NULL);
-	g_autofree char *line = g_strconcat(value, "\n", NULL);
-	size_t len = strlen(line);
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	/* One write(): vvmfs validates each write as the whole value. */
-	n = write(fd, line, len);
-	if (n < 0) {
-		int err = errno;
-
-		close(fd);
-		return -err;
-	}
-	if (close(fd) < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
-}
 
 /* Reads one profile value; *secret_r tells whether it is a secret. */
 static int profile_read(const char *profile_dir, const char *key,
@@ -213,7 +190,7 @@ int cmd_set(struct vvmadm *adm, int argc, char **argv)
 		if (strcmp(argv[i], LOGIN_FAILURES) == 0)
 			ret = set_login_failures(sub_dir, eq + 1);
 		else
-			ret = vvmadm_profile_write(sub_dir, argv[i], eq + 1);
+			ret = profile_set_at(sub_dir, argv[i], eq + 1);
 		if (ret == -EINVAL) {
 			fprintf(stderr, "vvmadm: set %s: invalid value\n",
 				argv[i]);

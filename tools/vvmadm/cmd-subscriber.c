@@ -56,7 +56,7 @@ int cmd_provision(struct vvmadm *adm, int argc, char **argv)
 		int ret;
 
 		*eq = '\0';
-		ret = vvmadm_profile_write(sub_dir, argv[i], eq + 1);
+		ret = profile_set_at(sub_dir, argv[i], eq + 1);
 		if (ret == 0)
 			continue;
 		if (ret == -EINVAL)

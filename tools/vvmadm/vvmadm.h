@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "vvm-deposit.h"
+#include "vvm-mount.h"
 
 enum vvmadm_status {
 	VVMADM_OK = 0,
@@ -125,8 +126,6 @@ int cmd_fsck(struct vvmadm *adm, int argc, char **argv);
 int cmd_media(struct vvmadm *adm, int argc, char **argv);
 
 /* cmd-profile.c, shared with provision */
-int vvmadm_profile_write(const char *sub_dir, const char *key,
-			 const char *value);
 /* Splits KEY=VALUE arguments; prints the bad one and returns false. */
 bool vvmadm_check_assignments(int argc, char **argv);
 
