@@ -138,8 +138,10 @@ const char *vvm_login_loggable(const char *user, char buf[static 64])
 	return buf;
 }
 
-static bool client_known(char **known_clients, const char *client)
+bool vvm_client_known(char **known_clients, const char *client)
 {
+	if (known_clients == NULL || known_clients[0] == NULL)
+		return true;
 	for (char **c = known_clients; *c != NULL; c++) {
 		if (g_str_has_prefix(client, *c))
 			return true;
@@ -171,7 +173,7 @@ const char *vvm_login_refusal(const struct vvm_login_policy *policy,
 		g_autofree char *client = NULL;
 		if (profile_get_at(dir, "client_type", &client) < 0)
 			return "application error";
-		if (!client_known(policy->known_clients, client))
+		if (!vvm_client_known(policy->known_clients, client))
 			return "unknown client";
 	}
 	if (policy->require_tui_init) {

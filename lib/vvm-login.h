@@ -50,6 +50,10 @@ bool vvm_secret_equal(const char *given, const char *stored);
 /* user as it may appear in a log: printable ASCII, at most 63 bytes. */
 const char *vvm_login_loggable(const char *user, char buf[static 64]);
 
+/* Whether client (a client_type) starts with one of known_clients; any
+ * client is known when the list is NULL or empty. */
+bool vvm_client_known(char **known_clients, const char *client);
+
 struct vvm_login_policy {
 	/* client_type prefixes allowed; NULL or empty allows any */
 	char **known_clients;

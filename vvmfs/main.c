@@ -89,6 +89,7 @@ static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
 		{ "tui_number", offsetof(struct ms_sms_config, tui) },
 		{ "mo_number", offsetof(struct ms_sms_config, dn) },
 		{ "languages", offsetof(struct ms_sms_config, lang) },
+		{ "subscribe_url", offsetof(struct ms_sms_config, rs) },
 	};
 	uint64_t v;
 
@@ -222,6 +223,7 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 	g_autoptr(GError) error = NULL;
 	g_autofree char *owner = NULL;
 	const char *file = cmd->config_file;
+	const char *reason = NULL;
 	uint64_t v;
 
 	fs->options.max_message_size = 32 << 20;
@@ -256,6 +258,11 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 		if (v > 0)
 			ms_opts->profile_limits.pin_max = (unsigned)v;
 		load_sms_config(kf, &ms_opts->sms);
+		if (ms_sms_config_check(&ms_opts->sms,
+					&ms_opts->profile_limits, &reason) < 0) {
+			fprintf(stderr, "vvmfs: %s: [sms]: %s\n", file, reason);
+			return -1;
+		}
 		if (load_max_sessions(kf, file, fs->options.max_sessions) < 0 ||
 		    load_media(kf, file, fs) < 0)
 			return -1;

@@ -229,3 +229,36 @@ def test_bare_server_for_some_client_types(tmp_path):
             assert srv in entry["text"], entry["text"]
     finally:
         fs.kill(signal.SIGTERM)
+
+
+def test_unknown_status_says_not_provisioned(tmp_path):
+    """st=U goes with rc=5, "VVM not provisioned" (the subscriber has a
+    mailbox, not the service), and with [sms] subscribe_url as rs."""
+    from conftest import Vvmfs
+    config = tmp_path / "vvm.conf"
+    config.write_text("[sms]\nsubscribe_url = https://vvm.example.net/join\n")
+    fs = Vvmfs(tmp_path / "fs").mount("config=%s" % config)
+    try:
+        sub = fs.sub()
+        sub.mkdir()
+        set_status(sub, "U")
+        assert [e["text"] for e in take(fs)] == [
+            "//VVM:STATUS:st=U;rc=5;rs=https://vvm.example.net/join"]
+    finally:
+        fs.kill(signal.SIGTERM)
+
+
+@pytest.mark.parametrize("line, field", [
+    ("server = not a host", "srv"),
+    ("tui_number = 12ab", "tui"),
+    ("subscribe_url = " + "x" * 101, "rs"),
+    ("languages = english", "lang"),
+])
+def test_bad_sms_config_stops_vvmfs(tmp_path, line, field):
+    """A deployment value no STATUS can carry would make every status
+    change fail: vvmfs refuses to start and names the field."""
+    from conftest import Vvmfs
+    config = tmp_path / "vvm.conf"
+    config.write_text("[sms]\n%s\n" % line)
+    with pytest.raises(RuntimeError, match=r"\[sms\]: %s" % field):
+        Vvmfs(tmp_path / "fs").mount("config=%s" % config)

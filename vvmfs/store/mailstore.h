@@ -31,6 +31,7 @@ struct ms_sms_config {
 	const char *lang;  /* languages offered, code|code */
 	unsigned g_len;    /* greeting seconds */
 	unsigned vs_len;   /* voice signature seconds */
+	const char *rs;    /* where to subscribe, sent with st=U; or NULL */
 	bool srv_bare;     /* srv without 1:/2: (Android's client) */
 	/* client_type patterns (GLib globs) that get srv bare; NULL or
 	 * NULL-terminated. */
@@ -235,6 +236,13 @@ int ms_outbox_remove(struct mailstore *ms, uint64_t seq);
  * or STATUS text must be one the codec parses. -EINVAL with *reason_r. */
 int ms_outbox_add(struct mailstore *ms, const char *text, size_t len,
 		  const char **reason_r);
+
+/* Whether STATUS SMS can be made with these deployment settings: a
+ * value the codec refuses would make every status change fail. Returns 0
+ * or -EINVAL with *reason_r naming the field. */
+int ms_sms_config_check(const struct ms_sms_config *cfg,
+			const struct vvm_profile_limits *limits,
+			const char **reason_r);
 
 /* Notifications asked for by name (MOUNT/<msisdn>'s user.vvm.notify). */
 enum ms_notify {

@@ -111,6 +111,42 @@ int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
 	return 0;
 }
 
+int ms_sms_config_check(const struct ms_sms_config *cfg,
+			const struct vvm_profile_limits *limits,
+			const char **reason_r)
+{
+	static const char states[] = { 'N', 'U' };
+	g_autoptr(GString) text = g_string_new(NULL);
+	struct vvm_sms_status s;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(states); i++) {
+		vvm_sms_status_init(&s);
+		s.st = states[i];
+		s.rc = s.st == 'U' ? VVM_SMS_RC_NOT_PROVISIONED : 0;
+		s.rs = s.st == 'U' ? cfg->rs : NULL;
+		s.srv = cfg->srv;
+		s.tui = cfg->tui;
+		s.dn = cfg->dn;
+		s.ipt = cfg->ipt;
+		s.spt = cfg->spt;
+		s.u = "31612345678";
+		s.pw = "";
+		s.lang = cfg->lang;
+		s.g_len = cfg->g_len;
+		s.vs_len = cfg->vs_len;
+		s.pw_min = limits->pin_min;
+		s.pw_max = limits->pin_max;
+		s.smtp_u = "0";
+		s.smtp_pw = "0";
+		g_string_truncate(text, 0);
+		if (vvm_sms_status_encode(NULL, &s, 0, text, reason_r) < 0 ||
+		    vvm_sms_status_encode(NULL, &s, VVM_SMS_SRV_BARE, text,
+					  reason_r) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* srv without its 1:/2: for the whole deployment, or for the client
  * types that want it (Android's stock client takes the value as a host
  * name as it is). */
@@ -148,7 +184,10 @@ int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
 
 	vvm_sms_status_init(&s);
 	s.st = st;
-	s.rc = VVM_SMS_RC_SUCCESS;
+	/* U is a subscriber with a mailbox but no VVM service: rc says
+	 * so, with the URL where one subscribes when there is one. */
+	s.rc = st == 'U' ? VVM_SMS_RC_NOT_PROVISIONED : VVM_SMS_RC_SUCCESS;
+	s.rs = st == 'U' ? cfg->rs : NULL;
 	s.srv = cfg->srv;
 	s.tui = cfg->tui;
 	s.dn = cfg->dn;
