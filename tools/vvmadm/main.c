@@ -35,6 +35,10 @@ static const struct vvmadm_command commands[] = {
 	{ "media", "info FILE... | convert FILE --to TYPE [-o OUT]",
 	  "describe voice files, or transcode one to a format vvm serves",
 	  cmd_media },
+	{ "sms", "decode TEXT | decode --hex HEX [--key K] | encode TEXT "
+	  "[--port P] | send-status MSISDN",
+	  "decode and encode VVM SMS, queue a STATUS for a subscriber",
+	  cmd_sms },
 };
 
 /* GOption stores into these; main() owns the one struct vvmadm. */

@@ -124,6 +124,7 @@ int cmd_export(struct vvmadm *adm, int argc, char **argv);
 int cmd_import(struct vvmadm *adm, int argc, char **argv);
 int cmd_fsck(struct vvmadm *adm, int argc, char **argv);
 int cmd_media(struct vvmadm *adm, int argc, char **argv);
+int cmd_sms(struct vvmadm *adm, int argc, char **argv);
 
 /* cmd-profile.c, shared with provision */
 /* Splits KEY=VALUE arguments; prints the bad one and returns false. */
