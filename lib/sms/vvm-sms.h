@@ -292,6 +292,17 @@ int vvm_sms_sm_encrypt(const uint8_t *key, bool udhi, const uint8_t *sm,
 int vvm_sms_sm_decrypt(const uint8_t *key, bool udhi, const uint8_t *sm,
 		       size_t len, GByteArray *out);
 
+/* ---- The GSM 7-bit default alphabet (3GPP TS 23.038), unpacked ---- */
+
+/* Septets ASCII text takes: 2 for the characters of the extension table
+ * ([ ] { } \ ^ | ~), 1 for the rest (` becomes '?'). */
+size_t vvm_sms_gsm7_length(const char *ascii, size_t len);
+/* Appends ASCII text as septets, one per octet, as SMPP's data_coding 0
+ * carries them. */
+void vvm_sms_gsm7_encode(const char *ascii, size_t len, GByteArray *out);
+/* Septets (one per octet, the high bit ignored) as new UTF-8 text. */
+char *vvm_sms_gsm7_decode(const uint8_t *septets, size_t len, size_t *len_r);
+
 /* ---- Outbox entries ---- */
 
 /* One pending server-originated SMS, as MOUNT/.outbox/sms/<seq> holds it

@@ -78,16 +78,34 @@ int smpp_put_bind(GByteArray *out, uint32_t seq,
 	return pack(out, BIND_TRANSCEIVER, &b);
 }
 
-int smpp_put_submit(GByteArray *out, uint32_t seq,
-		    const struct smsd_config *cfg, const struct smsd_out *o,
-		    guint i)
+/* Segment i as SMPP carries it: its UDH as is, and text of data coding 0
+ * as GSM septets, one per octet. */
+static GByteArray *short_message(const struct smsd_out *o, guint i)
 {
 	GBytes *segment = g_ptr_array_index(o->segments, i);
 	gsize len;
 	const uint8_t *data = g_bytes_get_data(segment, &len);
+	size_t udh = (o->esm_class & SMSD_ESM_UDHI) != 0 && len > 0
+		     ? MIN((size_t)data[0] + 1, len) : 0;
+	GByteArray *sm = g_byte_array_sized_new((guint)len * 2);
+
+	if (o->data_coding != 0) {
+		g_byte_array_append(sm, data, (guint)len);
+		return sm;
+	}
+	g_byte_array_append(sm, data, (guint)udh);
+	vvm_sms_gsm7_encode((const char *)data + udh, len - udh, sm);
+	return sm;
+}
+
+int smpp_put_submit(GByteArray *out, uint32_t seq,
+		    const struct smsd_config *cfg, const struct smsd_out *o,
+		    guint i)
+{
+	g_autoptr(GByteArray) sm = short_message(o, i);
 	submit_sm_t s;
 
-	if (len > sizeof(s.short_message))
+	if (sm->len > sizeof(s.short_message))
 		return -EINVAL;
 	memset(&s, 0, sizeof(s));
 	s.command_id = SUBMIT_SM;
@@ -108,8 +126,8 @@ int smpp_put_submit(GByteArray *out, uint32_t seq,
 	s.protocol_id = o->protocol_id;
 	s.replace_if_present_flag = o->replace ? 1 : 0;
 	s.data_coding = o->data_coding;
-	s.sm_length = (uint8_t)len;
-	memcpy(s.short_message, data, len);
+	s.sm_length = (uint8_t)sm->len;
+	memcpy(s.short_message, sm->data, sm->len);
 	return pack(out, SUBMIT_SM, &s);
 }
 
@@ -123,8 +141,8 @@ void smpp_put_deliver_resp(GByteArray *out, uint32_t seq, uint32_t status)
 	g_byte_array_append(out, (const guint8 *)"", 1);
 }
 
-/* The user data as UTF-8: UCS-2 big-endian, Latin-1, or bytes taken as
- * they are (the VVM commands are ASCII in every 7-bit alphabet). */
+/* The user data as UTF-8: GSM septets (data coding 0, the SMSC default
+ * alphabet), UCS-2 big-endian, Latin-1, or bytes taken as they are. */
 static char *decode_text(const uint8_t *data, size_t len, uint8_t coding,
 			 size_t *len_r)
 {
@@ -143,6 +161,8 @@ static char *decode_text(const uint8_t *data, size_t len, uint8_t coding,
 	} else if (coding == 3) {
 		text = g_convert((const char *)data, (gssize)len, "UTF-8",
 				 "ISO-8859-1", NULL, &out, NULL);
+	} else if (coding == 0) {
+		text = vvm_sms_gsm7_decode(data, len, &out);
 	}
 	if (text == NULL) {
 		text = g_strndup((const char *)data, len);

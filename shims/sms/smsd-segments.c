@@ -35,35 +35,70 @@ static void put_concat_udh(GByteArray *sm, uint8_t ref, size_t total,
 	g_byte_array_append(sm, udh, sizeof(udh));
 }
 
-/* Splits units (unit bytes each) into parts of at most part units, or one
- * of at most single without a UDH. keep_pairs: a UTF-16 surrogate pair is
- * never split. */
-static int split_units(const uint8_t *data, size_t count, size_t unit,
-		       size_t single, size_t part, bool keep_pairs,
-		       uint8_t ref, GPtrArray *segments)
+/* How a text is counted on the air, unit by unit. */
+enum text_alphabet {
+	ALPHABET_OCTETS, /* one octet a character: IA5, Latin-1 */
+	ALPHABET_GSM7,   /* ASCII as GSM septets: some take two */
+	ALPHABET_UCS2,   /* two octets a unit; a surrogate pair is two */
+};
+
+/* What unit i weighs, and whether a part may end after it. */
+static size_t unit_weight(enum text_alphabet a, const uint8_t *data,
+			  size_t i)
+{
+	return a == ALPHABET_GSM7 ? vvm_sms_gsm7_length((const char *)data + i,
+							 1)
+				  : 1;
+}
+
+static bool may_end_after(enum text_alphabet a, const uint8_t *data,
+			  size_t i)
+{
+	/* A high surrogate (0xD800-0xDBFF) stays with its pair. */
+	return a != ALPHABET_UCS2 || (data[i * 2] & 0xfc) != 0xd8;
+}
+
+/* The first unit of each part, when parts hold at most part (weighted)
+ * units. */
+static GArray *part_starts(enum text_alphabet a, const uint8_t *data,
+			   size_t count, size_t part)
 {
 	GArray *starts = g_array_new(FALSE, FALSE, sizeof(size_t));
 	size_t pos = 0;
 
-	if (count <= single) {
-		g_ptr_array_add(segments, g_bytes_new(data, count * unit));
-		g_array_unref(starts);
-		return 0;
-	}
 	while (pos < count) {
-		size_t end = MIN(pos + part, count);
+		size_t end = pos, weight = 0;
 
-		/* A high surrogate (0xD800-0xDBFF) stays with its pair. */
-		if (keep_pairs && end < count &&
-		    (data[(end - 1) * 2] & 0xfc) == 0xd8)
+		while (end < count && weight + unit_weight(a, data, end) <= part)
+			weight += unit_weight(a, data, end++);
+		while (end < count && end > pos + 1 &&
+		       !may_end_after(a, data, end - 1))
 			end--;
 		g_array_append_val(starts, pos);
 		pos = end;
 	}
-	if (starts->len > VVM_SMS_SEGMENTS_MAX) {
-		g_array_unref(starts);
-		return -EMSGSIZE;
+	return starts;
+}
+
+/* Splits count units (unit octets each) into one short message without a
+ * UDH when they weigh at most single, else into parts of at most part
+ * with a concatenation UDH (reference ref). */
+static int split_text(enum text_alphabet a, const uint8_t *data,
+		      size_t count, size_t single, size_t part, uint8_t ref,
+		      GPtrArray *segments)
+{
+	size_t unit = a == ALPHABET_UCS2 ? 2 : 1, weight = 0;
+	g_autoptr(GArray) starts = NULL;
+
+	for (size_t i = 0; i < count; i++)
+		weight += unit_weight(a, data, i);
+	if (weight <= single) {
+		g_ptr_array_add(segments, g_bytes_new(data, count * unit));
+		return 0;
 	}
+	starts = part_starts(a, data, count, part);
+	if (starts->len > VVM_SMS_SEGMENTS_MAX)
+		return -EMSGSIZE;
 	for (guint i = 0; i < starts->len; i++) {
 		size_t from = g_array_index(starts, size_t, i);
 		size_t to = i + 1 < starts->len
@@ -75,7 +110,6 @@ static int split_units(const uint8_t *data, size_t count, size_t unit,
 				    (guint)((to - from) * unit));
 		g_ptr_array_add(segments, g_byte_array_free_to_bytes(sm));
 	}
-	g_array_unref(starts);
 	return 0;
 }
 
@@ -98,10 +132,15 @@ static int build_text(const struct smsd_config *cfg,
 
 	out->protocol_id = 0;
 	if (is_ascii(entry->text, entry->text_len)) {
+		/* The short messages hold the ASCII; the SMPP layer turns it
+		 * into septets for data_coding 0 (an HTTP gateway does so
+		 * itself). */
 		out->data_coding = (uint8_t)cfg->text_data_coding;
-		return split_units((const uint8_t *)entry->text,
-				   entry->text_len, 1, SMSD_TEXT_SINGLE,
-				   SMSD_TEXT_PART, false, ref, out->segments);
+		return split_text(out->data_coding == 0 ? ALPHABET_GSM7
+							: ALPHABET_OCTETS,
+				  (const uint8_t *)entry->text,
+				  entry->text_len, SMSD_TEXT_SINGLE,
+				  SMSD_TEXT_PART, ref, out->segments);
 	}
 	utf16 = g_utf8_to_utf16(entry->text, (glong)entry->text_len, NULL,
 				&units, NULL);
@@ -114,8 +153,8 @@ static int build_text(const struct smsd_config *cfg,
 		ucs2[2 * i + 1] = (uint8_t)utf16[i];
 	}
 	out->data_coding = SMSD_DC_UCS2;
-	return split_units(ucs2, (size_t)units, 2, SMSD_UCS2_SINGLE,
-			   SMSD_UCS2_PART, true, ref, out->segments);
+	return split_text(ALPHABET_UCS2, ucs2, (size_t)units,
+			  SMSD_UCS2_SINGLE, SMSD_UCS2_PART, ref, out->segments);
 }
 
 static int build_binary(const struct smsd_config *cfg,

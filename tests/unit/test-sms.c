@@ -1779,6 +1779,44 @@ static void test_roundtrip_random(void)
 	g_rand_free(rand);
 }
 
+/* ---- the GSM 7-bit default alphabet ---- */
+
+static void test_gsm7(void)
+{
+	const char *ascii = "u=1@vvm.example.net;$_[x]{|}~^\\`";
+	static const uint8_t septets[] = {
+		'u', '=', '1', 0x00, 'v', 'v', 'm', '.', 'e', 'x', 'a', 'm',
+		'p', 'l', 'e', '.', 'n', 'e', 't', ';', 0x02, 0x11,
+		0x1b, 0x3c, 'x', 0x1b, 0x3e, 0x1b, 0x28, 0x1b, 0x40, 0x1b, 0x29,
+		0x1b, 0x3d, 0x1b, 0x14, 0x1b, 0x2f, '?',
+	};
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	g_autofree char *back = NULL;
+	size_t len;
+
+	g_assert_cmpuint(vvm_sms_gsm7_length(ascii, strlen(ascii)), ==,
+			 sizeof(septets));
+	vvm_sms_gsm7_encode(ascii, strlen(ascii), out);
+	g_assert_cmpmem(out->data, out->len, septets, sizeof(septets));
+	back = vvm_sms_gsm7_decode(out->data, out->len, &len);
+	/* All comes back but the backtick, which GSM does not have. */
+	g_assert_cmpmem(back, len, "u=1@vvm.example.net;$_[x]{|}~^\\?",
+			strlen(ascii));
+}
+
+static void test_gsm7_decode_national(void)
+{
+	static const uint8_t septets[] = { 0x01, 0x04, 0x10, 0x5b, 0x7f,
+					   0x1b, 0x65, 0x1b };
+	g_autofree char *text = NULL;
+	size_t len;
+
+	text = vvm_sms_gsm7_decode(septets, sizeof(septets), &len);
+	g_assert_cmpstr(text, ==, "\xc2\xa3\xc3\xa8\xce\x94\xc3\x84\xc3\xa0"
+				  "\xe2\x82\xac\xc2\xa0");
+	g_assert_cmpuint(len, ==, strlen(text));
+}
+
 /* ---- outbox entries ---- */
 
 static int entry_parse_guarded(const char *text, struct vvm_sms_entry *e_r,
@@ -1918,6 +1956,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/sms/crypt/roundtrip", test_crypt_roundtrip);
 	g_test_add_func("/sms/random", test_random);
 	g_test_add_func("/sms/roundtrip", test_roundtrip_random);
+	g_test_add_func("/sms/gsm7", test_gsm7);
+	g_test_add_func("/sms/gsm7/decode", test_gsm7_decode_national);
 	g_test_add_func("/sms/entry/roundtrip", test_entry_roundtrip);
 	g_test_add_func("/sms/entry/fields", test_entry_fields);
 	g_test_add_func("/sms/entry/malformed", test_entry_malformed);

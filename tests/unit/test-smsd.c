@@ -245,6 +245,45 @@ static void test_text_surrogates(void)
 	smsd_config_clear(&cfg);
 }
 
+/* Data coding 0: the parts are counted in GSM septets, an escaped
+ * character weighing two, and the submit_sm carries septets. */
+static void test_text_gsm7(void)
+{
+	struct smsd_config cfg;
+	struct smsd_out *o = NULL;
+	g_autoptr(GString) fits = g_string_new("u=1@x{");
+	g_autoptr(GString) over = NULL;
+	g_autoptr(GByteArray) pdu = g_byte_array_new();
+	struct vvm_sms_entry e;
+	const char *reason = NULL;
+
+	config_init(&cfg, "/nowhere");
+	/* 6 characters, 7 septets; 153 more make 160. */
+	for (int i = 0; i < 153; i++)
+		g_string_append_c(fits, 'a');
+	over = g_string_new(fits->str);
+	g_string_append_c(over, 'b');
+	e = entry_of("31612345678", 0, VVM_SMS_ENTRY_STATUS, fits->str);
+	g_assert_cmpint(smsd_out_build(&cfg, &e, 1, &o, &reason), ==, 0);
+	g_assert_cmpuint(o->data_coding, ==, 0);
+	g_assert_cmpuint(o->segments->len, ==, 1);
+	g_assert_cmpint(smpp_put_submit(pdu, 1, &cfg, o, 0), ==, 0);
+	/* sm_length, then "u=1", '@' as 0x00, 'x', '{' escaped. */
+	g_assert_cmpuint(pdu->data[pdu->len - 161], ==, 160);
+	g_assert_cmpmem(pdu->data + pdu->len - 160, 7,
+			"u=1\x00x\x1b\x28", 7);
+	smsd_out_destroy(&o);
+
+	e = entry_of("31612345678", 0, VVM_SMS_ENTRY_STATUS, over->str);
+	g_assert_cmpint(smsd_out_build(&cfg, &e, 1, &o, &reason), ==, 0);
+	g_assert_cmpuint(o->segments->len, ==, 2);
+	/* 153 septets: the 6 characters (7) and 146 a's. */
+	g_assert_cmpuint(g_bytes_get_size(g_ptr_array_index(o->segments, 0)),
+			 ==, 6 + 6 + 146);
+	smsd_out_destroy(&o);
+	smsd_config_clear(&cfg);
+}
+
 /* ---- PDUs ---- */
 
 static GByteArray *pdu_of(const char *hex_text)
@@ -611,6 +650,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/smsd/out/binary-encrypted", test_binary_encrypted);
 	g_test_add_func("/smsd/out/text", test_text);
 	g_test_add_func("/smsd/out/text-surrogates", test_text_surrogates);
+	g_test_add_func("/smsd/out/text-gsm7", test_text_gsm7);
 	g_test_add_func("/smsd/pdu/frame", test_frame);
 	g_test_add_func("/smsd/pdu/pack", test_pack);
 	g_test_add_func("/smsd/pdu/deliver", test_deliver);
