@@ -38,12 +38,12 @@ def make_cert(directory):
 
 
 def write_config(path, mount, imap=None, sms=None, profile=None,
-                 vvmfs=None, media=None):
+                 vvmfs=None, media=None, smsd=None):
     sections = {"imap": {"mount": str(mount), "hostname": "vvm.test",
                          "login_failure_delay_ms": "0"}}
     sections["imap"].update(imap or {})
     for name, keys in (("sms", sms), ("profile", profile), ("vvmfs", vvmfs),
-                       ("media", media)):
+                       ("media", media), ("smsd", smsd)):
         if keys:
             sections[name] = keys
     with open(path, "w") as f:
@@ -85,6 +85,8 @@ class Inetd:
 
     def close(self):
         """Stops accepting; every shim must have ended cleanly."""
+        # shutdown() wakes the accept() in the thread; close() would not.
+        self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(timeout=5)
         failures = []
@@ -110,7 +112,7 @@ class Imapd:
     """A mounted store, a config, a provisioned subscriber and the shim."""
 
     def __init__(self, root, imap=None, tls=False, sms=None, profile=None,
-                 status="R", vvmfs=None, media=None):
+                 status="R", vvmfs=None, media=None, smsd=None):
         self.root = Path(root)
         self.fs = Vvmfs(self.root)
         self.config = self.root / "vvm.conf"
@@ -120,7 +122,7 @@ class Imapd:
             imap.setdefault("tls", "starttls")
             imap.update(tls_cert=str(self.cert), tls_key=str(self.key))
         write_config(self.config, self.fs.mnt, imap, sms, profile, vvmfs,
-                     media)
+                     media, smsd)
         self.fs.mount("config=%s" % self.config)
         self.sub = self.fs.sub()
         self.sub.mkdir()
