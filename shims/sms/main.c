@@ -3,6 +3,7 @@
  * applies what clients send (STATUS, Activate, Deactivate) through the
  * mount. A long-running daemon, unlike the inetd-style shims: one
  * process serves every subscriber. docs/smsd.md has the whole story. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct options {
 	char *config_file;
 	gboolean once;
 	char *apply_mo;
+	gboolean urlencoded;
 	gboolean version;
 	char **rest;
 };
@@ -51,6 +53,9 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		{ "apply-mo", 0, 0, G_OPTION_ARG_STRING, &opts->apply_mo,
 		  "apply one client SMS from NUMBER (its text is the "
 		  "argument that follows) and exit", "NUMBER" },
+		{ "urlencoded", 0, 0, G_OPTION_ARG_NONE, &opts->urlencoded,
+		  "with --apply-mo: NUMBER and TEXT are URL-encoded, as "
+		  "Kannel's sms-service exec passes them", NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &opts->version,
 		  "print the version and exit", NULL },
 		{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY,
@@ -75,6 +80,23 @@ static int parse_options(int argc, char **argv, struct options *opts)
 	return 0;
 }
 
+/* One client SMS from the command line. */
+static int apply_mo(const struct smsd_config *cfg, const struct options *opts)
+{
+	g_autofree char *number = opts->urlencoded
+		? g_uri_unescape_string(opts->apply_mo, NULL)
+		: g_strdup(opts->apply_mo);
+	g_autofree char *text = opts->urlencoded
+		? g_uri_unescape_string(opts->rest[0], NULL)
+		: g_strdup(opts->rest[0]);
+
+	if (number == NULL || text == NULL) {
+		fprintf(stderr, "vvm-smsd: --apply-mo: bad URL encoding\n");
+		return -EINVAL;
+	}
+	return smsd_mo_apply(cfg, number, text, strlen(text));
+}
+
 static int run(const struct options *opts)
 {
 	struct smsd_config cfg;
@@ -86,9 +108,7 @@ static int run(const struct options *opts)
 		return 1;
 	}
 	if (opts->apply_mo != NULL) {
-		const char *text = opts->rest[0];
-
-		ret = smsd_mo_apply(&cfg, opts->apply_mo, text, strlen(text));
+		ret = apply_mo(&cfg, opts);
 	} else {
 		syslog(LOG_NOTICE, "draining %s/.outbox/sms (%s mode)",
 		       cfg.mount, cfg.mode == SMSD_MODE_SMPP ? "SMPP"
@@ -107,16 +127,17 @@ int main(int argc, char **argv)
 	struct options opts = { 0 };
 	int ret;
 
-	if (parse_options(argc, argv, &opts) < 0)
-		return 2;
-	if (opts.version) {
+	if (parse_options(argc, argv, &opts) < 0) {
+		ret = 2;
+	} else if (opts.version) {
 		printf("vvm-smsd %s\n", VVM_VERSION);
-		return 0;
+		ret = 0;
+	} else {
+		/* A daemon under systemd: its journal takes stderr too. */
+		openlog("vvm-smsd", LOG_PID | LOG_PERROR, LOG_DAEMON);
+		catch_signals();
+		ret = run(&opts);
 	}
-	/* A daemon under systemd: its journal takes stderr too. */
-	openlog("vvm-smsd", LOG_PID | LOG_PERROR, LOG_DAEMON);
-	catch_signals();
-	ret = run(&opts);
 	g_free(opts.config_file);
 	g_free(opts.apply_mo);
 	g_strfreev(opts.rest);

@@ -52,9 +52,10 @@ class Kannel:
 
     mo_reply: the text smsbox answers every MO with (a submit_sm back to
     its sender), or None to take MOs and answer nothing.
-    smsc_options, core_options: more keys for the `group = smsc` and the
-    `group = core` (they override ours), e.g. {"enquire-link-interval": 2},
-    {"sms-resend-freq": 1}. system_id, smsc_password: bind with these
+    smsc_options, core_options, service_options: more keys for the
+    `group = smsc`, the `group = core` and the `group = sms-service` (they
+    override ours; None removes one), e.g. {"enquire-link-interval": 2},
+    {"sms-resend-freq": 1}, {"exec": "program %p %a", "text": None}. system_id, smsc_password: bind with these
     rather than the Smsc's. wait: seconds to wait for the bind
     (None: do not wait, e.g. when the bind is meant to fail; then take the
     Smsc down() before and up() after: bearerbox 1.4.5 can die of a failed
@@ -64,7 +65,7 @@ class Kannel:
     def __init__(self, smsc, directory, username="vvm-sender",
                  password="send-Pw-1", mo_reply=None, reconnect_delay=1,
                  smsc_options=None, core_options=None, wait=15,
-                 system_id=None, smsc_password=None):
+                 system_id=None, smsc_password=None, service_options=None):
         self.smsc = smsc
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +99,9 @@ class Kannel:
                    "text": mo_reply or "", "omit-empty": "true"}
         if mo_reply is None:
             service["max-messages"] = 0
+        service.update(service_options or {})
+        # None removes one of ours (an exec service has no text).
+        service = {k: v for k, v in service.items() if v is not None}
         core = {
             "admin-port": self.admin_port,
             "admin-interface": "127.0.0.1",
