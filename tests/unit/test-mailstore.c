@@ -405,9 +405,10 @@ static void test_outbox(struct fixture *f, gconstpointer data)
 	g_ptr_array_unref(texts);
 	texts = take_outbox(f);
 	g_assert_cmpuint(texts->len, ==, 4);
-	g_assert_nonnull(strstr(texts->pdata[0], "kind STATUS\nreplace 0\n"
+	g_assert_nonnull(strstr(texts->pdata[0], "kind STATUS\nreplace 1\n"
 				"text //VVM:STATUS:st=N;rc=0;"));
-	g_assert_nonnull(strstr(texts->pdata[1], "text //VVM:STATUS:st=U;rc=0\n"));
+	/* U: "VVM not provisioned". */
+	g_assert_nonnull(strstr(texts->pdata[1], "text //VVM:STATUS:st=U;rc=5\n"));
 	g_assert_nonnull(strstr(texts->pdata[3], ":st=R;"));
 
 	uid = deposit(f, f->inbox, 0);

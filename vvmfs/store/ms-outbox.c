@@ -111,6 +111,32 @@ int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
 	return 0;
 }
 
+/* The STATUS fields that come from the deployment and the status: what
+ * vvmfs makes of [sms]. U is a subscriber with a mailbox but no VVM
+ * service: rc says so, with the URL where one subscribes when there is
+ * one. */
+static void status_init(struct vvm_sms_status *s, char st,
+			const struct ms_sms_config *cfg,
+			const struct vvm_profile_limits *limits)
+{
+	vvm_sms_status_init(s);
+	s->st = st;
+	s->rc = st == 'U' ? VVM_SMS_RC_NOT_PROVISIONED : VVM_SMS_RC_SUCCESS;
+	s->rs = st == 'U' ? cfg->rs : NULL;
+	s->srv = cfg->srv;
+	s->tui = cfg->tui;
+	s->dn = cfg->dn;
+	s->ipt = cfg->ipt;
+	s->spt = cfg->spt;
+	s->lang = cfg->lang;
+	s->g_len = cfg->g_len;
+	s->vs_len = cfg->vs_len;
+	s->pw_min = limits->pin_min;
+	s->pw_max = limits->pin_max;
+	s->smtp_u = "0";
+	s->smtp_pw = "0";
+}
+
 int ms_sms_config_check(const struct ms_sms_config *cfg,
 			const struct vvm_profile_limits *limits,
 			const char **reason_r)
@@ -120,24 +146,9 @@ int ms_sms_config_check(const struct ms_sms_config *cfg,
 	struct vvm_sms_status s;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(states); i++) {
-		vvm_sms_status_init(&s);
-		s.st = states[i];
-		s.rc = s.st == 'U' ? VVM_SMS_RC_NOT_PROVISIONED : 0;
-		s.rs = s.st == 'U' ? cfg->rs : NULL;
-		s.srv = cfg->srv;
-		s.tui = cfg->tui;
-		s.dn = cfg->dn;
-		s.ipt = cfg->ipt;
-		s.spt = cfg->spt;
+		status_init(&s, states[i], cfg, limits);
 		s.u = "31612345678";
 		s.pw = "";
-		s.lang = cfg->lang;
-		s.g_len = cfg->g_len;
-		s.vs_len = cfg->vs_len;
-		s.pw_min = limits->pin_min;
-		s.pw_max = limits->pin_max;
-		s.smtp_u = "0";
-		s.smtp_pw = "0";
 		g_string_truncate(text, 0);
 		if (vvm_sms_status_encode(NULL, &s, 0, text, reason_r) < 0 ||
 		    vvm_sms_status_encode(NULL, &s, VVM_SMS_SRV_BARE, text,
@@ -182,24 +193,9 @@ int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
 	g_autoptr(GString) text = g_string_new(NULL);
 	struct vvm_sms_status s;
 
-	vvm_sms_status_init(&s);
-	s.st = st;
-	/* U is a subscriber with a mailbox but no VVM service: rc says
-	 * so, with the URL where one subscribes when there is one. */
-	s.rc = st == 'U' ? VVM_SMS_RC_NOT_PROVISIONED : VVM_SMS_RC_SUCCESS;
-	s.rs = st == 'U' ? cfg->rs : NULL;
-	s.srv = cfg->srv;
-	s.tui = cfg->tui;
-	s.dn = cfg->dn;
-	s.ipt = cfg->ipt;
-	s.spt = cfg->spt;
+	status_init(&s, st, cfg, &ms->options.profile_limits);
 	s.u = user;
 	s.pw = password;
-	s.lang = cfg->lang;
-	s.g_len = cfg->g_len;
-	s.vs_len = cfg->vs_len;
-	s.pw_min = ms->options.profile_limits.pin_min;
-	s.pw_max = ms->options.profile_limits.pin_max;
 	/* The spec's "0" stands for "no SMTP deposit". */
 	s.smtp_u = cfg->spt != 0 && smtp_user[0] != '\0' ? smtp_user : "0";
 	s.smtp_pw = cfg->spt != 0 && smtp_password[0] != '\0' ? smtp_password
