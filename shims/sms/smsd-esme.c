@@ -352,12 +352,7 @@ static void fill_window(struct esme *e, int64_t now)
 	if (now < e->throttled_until)
 		return;
 	if (now >= e->next_scan) {
-		int ret = smsd_outbox_scan(e->ob);
-
-		if (ret < 0)
-			syslog(LOG_ERR, "cannot read the outbox: %s",
-			       g_strerror(-ret));
-		e->backlog = ret > 0;
+		e->backlog = smsd_outbox_scan(e->ob) > 0;
 		e->next_scan = now + (int64_t)e->cfg->poll_ms * 1000;
 	}
 	while (e->submits < e->cfg->window &&

@@ -17,6 +17,7 @@ struct smsd_outbox {
 	GHashTable *items;  /* seq -> struct smsd_item */
 	GHashTable *bad;    /* seqs of entries that cannot be sent (logged) */
 	GSequence *waiting; /* items to send, by seq */
+	int scan_error;     /* of the last scan, to log changes only */
 };
 
 static gint by_seq(gconstpointer a, gconstpointer b, gpointer data)
@@ -202,6 +203,14 @@ int smsd_outbox_scan(struct smsd_outbox *ob)
 
 	retry_retired(ob);
 	ret = list_new(ob, seqs);
+	/* A mount that is gone stays gone for a while: one line when the
+	 * outbox becomes unreadable, one when it is back. */
+	if (ret < 0 && ob->scan_error == 0)
+		syslog(LOG_ERR, "cannot read %s: %s", ob->dir,
+		       g_strerror(-ret));
+	else if (ret == 0 && ob->scan_error != 0)
+		syslog(LOG_NOTICE, "%s is readable again", ob->dir);
+	ob->scan_error = ret;
 	if (ret < 0)
 		return ret;
 	for (guint i = 0; i < seqs->len &&

@@ -35,7 +35,7 @@ void smsd_outbox_destroy(struct smsd_outbox **ob);
 /* Reads the entries not yet known (at most a bounded number are held at
  * a time, the lowest sequence numbers first) and unlinks those whose
  * unlink failed before. Returns how many new entries it loaded, or the
- * error of reading the directory. */
+ * error of reading the directory (logged when it starts and ends). */
 int smsd_outbox_scan(struct smsd_outbox *ob);
 
 /* The next short message to send: its item, and its index in

@@ -350,9 +350,6 @@ int smsd_simple_run(const struct smsd_config *cfg, bool once,
 	while (!*stop) {
 		int loaded = smsd_outbox_scan(ob);
 
-		if (loaded < 0)
-			syslog(LOG_ERR, "cannot read the outbox: %s",
-			       g_strerror(-loaded));
 		if (send_ready(cfg, ob, curl, stop) == 0 && loaded <= 0) {
 			if (once && smsd_outbox_next_time(ob) < 0)
 				break;

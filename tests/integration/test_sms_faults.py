@@ -174,10 +174,16 @@ def test_mo_when_the_mount_is_gone(make_rig):
     rig.fs.kill(signal.SIGKILL)
     status = rig.mo("Activate:pv=13;ct=vvm-test;pt=5499;//VVM")
     assert status == ESME_RX_T_APPN
+    time.sleep(1)
     rig.fs.mount("config=%s" % rig.config)
     assert rig.mo("Activate:pv=13;ct=vvm-test;pt=5499;//VVM") == ESME_ROK
     [msg] = rig.messages(1)
     assert msg.text.startswith("//VVM:STATUS:st=N;")
+    # A second of failing scans is one line, and one when it is back.
+    log = rig.log_text()
+    assert log.count("cannot read %s" % (rig.fs.mnt / ".outbox" / "sms")) \
+        == 1, log
+    assert "is readable again" in log
 
 
 def test_bad_deliver_sm_is_refused_not_fatal(make_rig):
