@@ -142,7 +142,7 @@ static void load_strings(GKeyFile *kf, struct smsd_config *c)
 	c->system_id = vvm_config_string(kf, S, "system_id", "vvm");
 	c->password = vvm_config_string(kf, S, "password", "");
 	c->system_type = vvm_config_string(kf, S, "system_type", "VVM");
-	c->command = vvm_config_string(kf, S, "command", NULL);
+	c->command = vvm_config_string(kf, S, "sms_command", NULL);
 	c->http_url = vvm_config_string(kf, S, "http_url", NULL);
 	c->http_username = vvm_config_string(kf, S, "http_username", NULL);
 	c->http_password = vvm_config_string(kf, S, "http_password", NULL);
@@ -169,7 +169,7 @@ static int check_mode(const struct smsd_config *c, char **error_r)
 	const char *missing = c->mode == SMSD_MODE_SMPP && c->smsc_host == NULL
 		? "smsc_host"
 		: c->mode == SMSD_MODE_COMMAND && c->command == NULL
-		? "command"
+		? "sms_command"
 		: c->mode == SMSD_MODE_HTTP && c->http_url == NULL ? "http_url"
 								   : NULL;
 
@@ -182,7 +182,7 @@ static int check_mode(const struct smsd_config *c, char **error_r)
 	}
 	if (c->command != NULL &&
 	    !g_shell_parse_argv(c->command, NULL, &argv, NULL)) {
-		*error_r = g_strdup("[smsd] command: not a command line");
+		*error_r = g_strdup("[smsd] sms_command: not a command line");
 		return -EINVAL;
 	}
 	return 0;

@@ -1,6 +1,6 @@
 /* vvm-smsd for small sites: no SMPP bind of its own.
  *
- * command: [smsd] command is run once per outbox entry, as argv (no
+ * command: [smsd] sms_command is run once per outbox entry, as argv (no
  * shell), with %n the number, %p the port, %k the kind, %s the entry's
  * sequence number and %% a '%'. Its standard input is the text; the
  * environment adds VVM_SMS_TO, _PORT, _KIND, _SEQ, _DATA_CODING,

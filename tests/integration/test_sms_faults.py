@@ -218,8 +218,8 @@ def test_outbox_entry_removed_by_hand(make_rig):
     ({"des3_key": "00"}, "[smsd] des3_key: 48 hexadecimal digits"),
     ({"system_id": "x" * 16}, "[smsd] system_id: at most 15 characters"),
     ({"mode": "http"}, "[smsd] http_url is needed in this mode"),
-    ({"mode": "command", "command": "'unclosed"},
-     "[smsd] command: not a command line"),
+    ({"mode": "command", "sms_command": "'unclosed"},
+     "[smsd] sms_command: not a command line"),
 ])
 def test_bad_config_stops_it_at_start(make_rig, keys, error):
     rig = make_rig(smsd=keys, start=False)

@@ -64,7 +64,7 @@ def test_command_mode(make_rig, tmp_path):
     entry, anything else sends it again later."""
     script, directory = sender_script(str(tmp_path), fail_first=True)
     rig = make_rig(status="N", smsd={
-        "mode": "command", "command": "%s %%n %%p %%k %%s 100%%%%" % script,
+        "mode": "command", "sms_command": "%s %%n %%p %%k %%s 100%%%%" % script,
         "retry_max": 1})
     rig.wait_outbox_empty()
     got = calls(directory)
@@ -84,7 +84,7 @@ def test_command_mode(make_rig, tmp_path):
 def test_once_drains_and_exits(make_rig, tmp_path):
     script, directory = sender_script(str(tmp_path))
     rig = make_rig(status="R", start=False,
-                   smsd={"mode": "command", "command": script})
+                   smsd={"mode": "command", "sms_command": script})
     for n in range(3):
         deposit(rig.imapd.inbox, voice_message(n))
     assert len(rig.outbox()) == 5
