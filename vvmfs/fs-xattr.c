@@ -367,6 +367,29 @@ static int enqueue(struct vvmfs *fs, const char *value, size_t size)
 	return ret;
 }
 
+/* Sequence numbers separated by spaces or newlines, at most one xattr's
+ * worth: remove those entries in one commit. */
+static int remove_entries(struct vvmfs *fs, const char *value, size_t size)
+{
+	g_autofree char *text = g_strndup(value, size);
+	g_auto(GStrv) words = g_strsplit_set(text, " \n", -1);
+	g_autoptr(GArray) seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+
+	for (char **w = words; *w != NULL; w++) {
+		uint64_t seq;
+
+		if (**w == '\0')
+			continue;
+		if (!fs_parse_number(*w, &seq))
+			return -EINVAL;
+		g_array_append_val(seqs, seq);
+	}
+	if (seqs->len == 0)
+		return -EINVAL;
+	return ms_outbox_remove_many(fs->ms, (const uint64_t *)seqs->data,
+				     seqs->len);
+}
+
 static bool is_ours(const char *name)
 {
 	return g_str_has_prefix(name, "user.imap.") ||
@@ -396,6 +419,9 @@ void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	} else if (ino == ino_make(INO_OUTBOX, OUTBOX_DIR_SMS) &&
 		   strcmp(name, "user.vvm.enqueue") == 0) {
 		ret = enqueue(fs, value, size);
+	} else if (ino == ino_make(INO_OUTBOX, OUTBOX_DIR_SMS) &&
+		   strcmp(name, "user.vvm.remove") == 0) {
+		ret = remove_entries(fs, value, size);
 	} else if (ino_type(ino) == INO_DYN &&
 		   (node = dyn_get(fs, ino)) != NULL &&
 		   node->type == DYN_PENDING) {

@@ -425,18 +425,21 @@ static int poll_timeout(struct esme *e, int64_t now)
 	return at <= now ? 0 : (int)MIN((at - now + 999) / 1000, 60000);
 }
 
-/* With once: the outbox is empty and every short message answered. */
+/* With once: the outbox is empty, every short message answered and
+ * every entry unlinked. */
 static bool drained(struct esme *e)
 {
 	return e->state == ESME_BOUND && e->submits == 0 &&
-	       smsd_outbox_next_time(e->ob) < 0 &&
-	       smsd_outbox_scan(e->ob) == 0;
+	       smsd_outbox_idle(e->ob) && smsd_outbox_scan(e->ob) == 0;
 }
 
 static void step(struct esme *e)
 {
 	int64_t now = now_us();
-	struct pollfd p = { .fd = e->fd };
+	struct pollfd p[2] = {
+		{ .fd = e->fd },
+		{ .fd = smsd_outbox_fd(e->ob), .events = POLLIN },
+	};
 	int timeout;
 
 	if (e->state == ESME_DOWN && now >= e->reconnect_at)
@@ -450,22 +453,23 @@ static void step(struct esme *e)
 		return;
 	}
 	timeout = poll_timeout(e, now);
-	p.fd = e->fd;
-	p.events = e->state == ESME_CONNECTING ? POLLOUT
-		 : POLLIN | (e->out->len > 0 ? POLLOUT : 0);
-	if (e->fd < 0) {
-		smsd_sleep(timeout);
+	p[0].fd = e->fd;
+	p[0].events = e->state == ESME_CONNECTING ? POLLOUT
+		    : POLLIN | (e->out->len > 0 ? POLLOUT : 0);
+	/* A descriptor of -1 is skipped: then only unlinks wake us. */
+	if (poll(p, 2, timeout) <= 0)
 		return;
-	}
-	if (poll(&p, 1, timeout) <= 0)
+	if (p[1].revents & POLLIN)
+		smsd_outbox_reap(e->ob);
+	if (e->fd < 0 || p[0].revents == 0)
 		return;
 	if (e->state == ESME_CONNECTING) {
 		connected(e);
 		return;
 	}
-	if (p.revents & (POLLIN | POLLHUP | POLLERR))
+	if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
 		read_pdus(e);
-	if (e->fd >= 0 && (p.revents & POLLOUT))
+	if (e->fd >= 0 && (p[0].revents & POLLOUT))
 		write_pdus(e);
 }
 

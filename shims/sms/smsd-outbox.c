@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -11,6 +13,15 @@
 /* Entries held in memory at once; the rest wait in vvmfs. */
 #define MAX_ITEMS 2000
 
+/* Entries the SMSC accepted, removed together: one vvmfs commit (one
+ * WAL sync) for all of them, in a thread, so that the loop goes on with
+ * the SMSC meanwhile. One batch at a time; the next collects what is
+ * accepted while this one commits. */
+struct removal {
+	GArray *seqs;  /* uint64_t */
+	int err;
+};
+
 struct smsd_outbox {
 	const struct smsd_config *cfg;
 	char *dir;
@@ -18,6 +29,11 @@ struct smsd_outbox {
 	GHashTable *bad;    /* seqs of entries that cannot be sent (logged) */
 	GSequence *waiting; /* items to send, by seq */
 	int scan_error;     /* of the last scan, to log changes only */
+	GArray *accepted;   /* seqs to remove in the next batch */
+	bool removing;      /* a batch is in the thread */
+	GThreadPool *remover;
+	GAsyncQueue *removed;   /* struct removal, back from the thread */
+	int wake_fd;            /* an eventfd, written per batch done */
 };
 
 static gint by_seq(gconstpointer a, gconstpointer b, gpointer data)
@@ -35,6 +51,30 @@ static void item_free(gpointer data)
 	g_free(item);
 }
 
+static void removal_free(gpointer data)
+{
+	struct removal *r = data;
+
+	g_array_unref(r->seqs);
+	g_free(r);
+}
+
+/* In the remover thread: user.vvm.remove on the outbox directory. */
+static void remove_batch(gpointer data, gpointer user_data)
+{
+	struct smsd_outbox *ob = user_data;
+	struct removal *r = data;
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	for (guint i = 0; i < r->seqs->len; i++)
+		g_string_append_printf(text, "%s%" G_GUINT64_FORMAT,
+				       i > 0 ? " " : "",
+				       g_array_index(r->seqs, uint64_t, i));
+	r->err = -mount_setxattr(ob->dir, -1, "user.vvm.remove", text->str);
+	g_async_queue_push(ob->removed, r);
+	eventfd_write(ob->wake_fd, 1);
+}
+
 struct smsd_outbox *smsd_outbox_create(const struct smsd_config *cfg)
 {
 	struct smsd_outbox *ob = g_new0(struct smsd_outbox, 1);
@@ -46,6 +86,13 @@ struct smsd_outbox *smsd_outbox_create(const struct smsd_config *cfg)
 	ob->bad = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					NULL);
 	ob->waiting = g_sequence_new(NULL);
+	ob->accepted = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	ob->removed = g_async_queue_new_full(removal_free);
+	ob->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* A thread that cannot be made is a machine out of resources: the
+	 * daemon may abort, as on OOM. */
+	ob->remover = g_thread_pool_new(remove_batch, ob, 1, TRUE, NULL);
+	g_assert(ob->wake_fd >= 0 && ob->remover != NULL);
 	return ob;
 }
 
@@ -53,6 +100,11 @@ void smsd_outbox_destroy(struct smsd_outbox **ob)
 {
 	if (*ob == NULL)
 		return;
+	smsd_outbox_settle(*ob);
+	g_thread_pool_free((*ob)->remover, FALSE, TRUE);
+	g_async_queue_unref((*ob)->removed);
+	g_array_unref((*ob)->accepted);
+	close((*ob)->wake_fd);
 	g_sequence_free((*ob)->waiting);
 	g_hash_table_destroy((*ob)->items);
 	g_hash_table_destroy((*ob)->bad);
@@ -83,21 +135,82 @@ static void stop_waiting(struct smsd_outbox *ob, struct smsd_item *item)
 		g_sequence_remove(pos);
 }
 
-/* Unlinks a sent entry. Returns true when it is gone (by us or by an
- * administrator), false when the mount failed: then the item stays,
- * done, and is never sent again by this process. */
-static bool retire(struct smsd_outbox *ob, struct smsd_item *item)
+/* Sends the accepted entries to the remover, unless a batch is there. */
+static void start_removal(struct smsd_outbox *ob)
 {
-	g_autofree char *path = g_strdup_printf("%s/%" G_GUINT64_FORMAT,
-						ob->dir, item->seq);
+	struct removal *r;
 
-	if (unlink(path) == 0 || errno == ENOENT) {
-		g_hash_table_remove(ob->items, &item->seq);
-		return true;
+	if (ob->removing || ob->accepted->len == 0)
+		return;
+	r = g_new0(struct removal, 1);
+	r->seqs = g_steal_pointer(&ob->accepted);
+	ob->accepted = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	ob->removing = true;
+	g_thread_pool_push(ob->remover, r, NULL);
+}
+
+/* Removes a sent entry from vvmfs, with others: smsd_outbox_reap()
+ * forgets it once it is gone. Until then, and for good when the removal
+ * fails, the item stays, done, so this process never sends it again. */
+static void retire(struct smsd_outbox *ob, struct smsd_item *item)
+{
+	item->retiring = true;
+	g_array_append_val(ob->accepted, item->seq);
+	start_removal(ob);
+}
+
+int smsd_outbox_fd(struct smsd_outbox *ob)
+{
+	return ob->wake_fd;
+}
+
+static void removal_done(struct smsd_outbox *ob, const struct removal *r)
+{
+	if (r->err != 0)
+		syslog(LOG_ERR, "cannot remove %u sent outbox entries: %s",
+		       r->seqs->len, g_strerror(r->err));
+	for (guint i = 0; i < r->seqs->len; i++) {
+		uint64_t seq = g_array_index(r->seqs, uint64_t, i);
+		struct smsd_item *item = g_hash_table_lookup(ob->items, &seq);
+
+		if (r->err == 0)
+			g_hash_table_remove(ob->items, &seq);
+		else if (item != NULL)
+			item->retiring = false;
 	}
-	syslog(LOG_ERR, "cannot remove sent outbox entry %" G_GUINT64_FORMAT
-	       ": %s", item->seq, g_strerror(errno));
-	return false;
+}
+
+unsigned smsd_outbox_reap(struct smsd_outbox *ob)
+{
+	struct removal *r;
+	eventfd_t count;
+	unsigned reaped = 0;
+
+	eventfd_read(ob->wake_fd, &count);
+	while ((r = g_async_queue_try_pop(ob->removed)) != NULL) {
+		removal_done(ob, r);
+		reaped += r->seqs->len;
+		ob->removing = false;
+		removal_free(r);
+	}
+	start_removal(ob);
+	return reaped;
+}
+
+void smsd_outbox_settle(struct smsd_outbox *ob)
+{
+	while (ob->removing || ob->accepted->len > 0) {
+		struct pollfd p = { .fd = ob->wake_fd, .events = POLLIN };
+
+		start_removal(ob);
+		poll(&p, 1, 100);
+		smsd_outbox_reap(ob);
+	}
+}
+
+bool smsd_outbox_idle(struct smsd_outbox *ob)
+{
+	return g_hash_table_size(ob->items) == 0;
 }
 
 static void mark_bad(struct smsd_outbox *ob, uint64_t seq, const char *reason)
@@ -178,7 +291,7 @@ static int list_new(struct smsd_outbox *ob, GArray *seqs)
 	return 0;
 }
 
-/* Retries the unlinks that failed; forgets bad entries that are gone. */
+/* Retries the removals that failed. */
 static void retry_retired(struct smsd_outbox *ob)
 {
 	GHashTableIter it;
@@ -187,8 +300,10 @@ static void retry_retired(struct smsd_outbox *ob)
 
 	g_hash_table_iter_init(&it, ob->items);
 	while (g_hash_table_iter_next(&it, NULL, &value)) {
-		if (((struct smsd_item *)value)->done)
-			g_ptr_array_add(done, value);
+		struct smsd_item *item = value;
+
+		if (item->done && !item->retiring)
+			g_ptr_array_add(done, item);
 	}
 	for (guint i = 0; i < done->len; i++)
 		retire(ob, g_ptr_array_index(done, i));

@@ -24,7 +24,8 @@ struct smsd_item {
 	guint accepted;   /* ... and accepted */
 	bool refused;     /* one was refused: the entry goes again, whole */
 	bool soon;        /* ... after a second, not after a growing pause */
-	bool done;        /* all accepted; unlink pending */
+	bool done;        /* all accepted; removal pending */
+	bool retiring;    /* ... and under way */
 	unsigned attempts;
 	int64_t retry_at; /* monotonic microseconds */
 };
@@ -49,7 +50,8 @@ struct smsd_item *smsd_outbox_next_entry(struct smsd_outbox *ob,
 					 int64_t now);
 
 /* The peer's answer to one short message. When every short message of
- * the item is accepted, the entry is unlinked and the item freed; a
+ * the item is accepted, the entry is removed (the item freed when that
+ * is reaped); a
  * refusal sends the whole entry again after a growing pause
  * (retry_soon: after a second, as for throttling). */
 void smsd_outbox_result(struct smsd_outbox *ob, struct smsd_item *item,
@@ -61,5 +63,16 @@ void smsd_outbox_reset(struct smsd_outbox *ob);
 
 /* When the earliest waiting item may go, or -1 when none waits. */
 int64_t smsd_outbox_next_time(struct smsd_outbox *ob);
+
+/* Accepted entries are removed in batches (user.vvm.remove, one vvmfs
+ * commit each) by a thread. The descriptor is readable when a batch is
+ * done; reaping forgets the entries that are gone (or logs why they are
+ * not), starts the next batch and returns how many entries it reaped. */
+int smsd_outbox_fd(struct smsd_outbox *ob);
+unsigned smsd_outbox_reap(struct smsd_outbox *ob);
+/* Waits until every accepted entry is removed or failed to be. */
+void smsd_outbox_settle(struct smsd_outbox *ob);
+/* No entry is held: none to send, none being sent or unlinked. */
+bool smsd_outbox_idle(struct smsd_outbox *ob);
 
 #endif

@@ -351,10 +351,12 @@ int smsd_simple_run(const struct smsd_config *cfg, bool once,
 		int loaded = smsd_outbox_scan(ob);
 
 		if (send_ready(cfg, ob, curl, stop) == 0 && loaded <= 0) {
-			if (once && smsd_outbox_next_time(ob) < 0)
+			smsd_outbox_settle(ob);
+			if (once && smsd_outbox_idle(ob))
 				break;
 			smsd_sleep((int)cfg->poll_ms);
 		}
+		smsd_outbox_reap(ob);
 	}
 	if (curl != NULL) {
 		curl_easy_cleanup(curl);

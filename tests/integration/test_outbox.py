@@ -262,3 +262,25 @@ def test_bad_sms_config_stops_vvmfs(tmp_path, line, field):
     config.write_text("[sms]\n%s\n" % line)
     with pytest.raises(RuntimeError, match=r"\[sms\]: %s" % field):
         Vvmfs(tmp_path / "fs").mount("config=%s" % config)
+
+
+def test_remove_many_in_one_commit(vvmfs, subscriber):
+    """A sender removes what the SMSC accepted in batches: user.vvm.remove
+    with sequence numbers; ones already gone are no error; a bad list
+    removes nothing."""
+    set_status(subscriber, "R")
+    for n in range(4):
+        deposit(subscriber / "INBOX", voice_message(n))
+    box = vvmfs.mnt / ".outbox" / "sms"
+    seqs = sorted(outbox(vvmfs))
+    assert len(seqs) == 5
+    for bad in (b"", b"1 x", b"1 -2", b" \n "):
+        with pytest.raises(OSError) as err:
+            os.setxattr(box, "user.vvm.remove", bad)
+        assert err.value.errno == errno.EINVAL
+    assert sorted(outbox(vvmfs)) == seqs
+    gone = " ".join(str(s) for s in seqs[:3]) + "\n999999"
+    os.setxattr(box, "user.vvm.remove", gone.encode())
+    assert sorted(outbox(vvmfs)) == seqs[3:]
+    vvmfs.remount()
+    assert sorted(outbox(vvmfs)) == seqs[3:]

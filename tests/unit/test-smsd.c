@@ -2,12 +2,14 @@
  * becomes on the air (checked byte for byte), the SMPP PDUs it packs and
  * the MO it unpacks (PDUs written out by hand from SMPP 3.4, each also
  * placed before an unmapped page), and the outbox's bookkeeping over a
- * plain directory: order, retries, resends after a lost connection, and
- * an unlink only once every short message was accepted. */
+ * real vvmfs mount: order, retries, resends after a lost connection, and
+ * a removal only once every short message was accepted. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -466,25 +468,60 @@ static void test_deliver_malformed(void)
 	}
 }
 
-/* ---- the outbox over a plain directory ---- */
+/* ---- the outbox over a real vvmfs mount ---- */
 
 struct outbox_fixture {
+	char *root;
 	char *mount;
 	char *dir;
+	GPid vvmfs;
 	struct smsd_config cfg;
 	struct smsd_outbox *ob;
 };
 
-static void put_entry(struct outbox_fixture *f, uint64_t seq,
-		      const struct vvm_sms_entry *e)
+static bool outbox_ready(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0;
+}
+
+/* vvmfs (the build's, from $VVMFS) over a fresh store. */
+static void mount_vvmfs(struct outbox_fixture *f)
+{
+	g_autofree char *store = g_build_filename(f->root, "store", NULL);
+	const char *vvmfs = g_getenv("VVMFS");
+	char *argv[] = { (char *)vvmfs, "-f", store, f->mount, NULL };
+	g_autoptr(GError) error = NULL;
+
+	g_assert_nonnull(vvmfs);
+	g_assert_true(g_spawn_async(NULL, argv, NULL,
+				    G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+				    &f->vvmfs, &error));
+	for (int i = 0; i < 500 && !outbox_ready(f->dir); i++)
+		g_usleep(20000);
+	g_assert_true(outbox_ready(f->dir));
+}
+
+static void unmount_vvmfs(struct outbox_fixture *f)
+{
+	char *argv[] = { "fusermount3", "-u", "-z", f->mount, NULL };
+	int status;
+
+	g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH,
+				   NULL, NULL, NULL, NULL, &status, NULL));
+	g_assert_cmpint(waitpid(f->vvmfs, &status, 0), ==, f->vvmfs);
+	g_spawn_close_pid(f->vvmfs);
+}
+
+/* Queues an entry the way vvm-smsd queues its answers. */
+static void enqueue(struct outbox_fixture *f, const struct vvm_sms_entry *e)
 {
 	g_autoptr(GString) text = g_string_new(NULL);
-	g_autofree char *path = g_strdup_printf("%s/%" G_GUINT64_FORMAT,
-						f->dir, seq);
 
 	vvm_sms_entry_format(e, text);
-	g_assert_true(g_file_set_contents(path, text->str, (gssize)text->len,
-					  NULL));
+	g_assert_cmpint(setxattr(f->dir, "user.vvm.enqueue", text->str,
+				 text->len, 0), ==, 0);
 }
 
 static bool entry_exists(struct outbox_fixture *f, uint64_t seq)
@@ -497,34 +534,35 @@ static bool entry_exists(struct outbox_fixture *f, uint64_t seq)
 
 static void outbox_setup(struct outbox_fixture *f, gconstpointer data)
 {
-	f->mount = g_dir_make_tmp("test-smsd-XXXXXX", NULL);
+	f->root = g_dir_make_tmp("test-smsd-XXXXXX", NULL);
+	f->mount = g_build_filename(f->root, "mnt", NULL);
 	f->dir = g_build_filename(f->mount, ".outbox", "sms", NULL);
-	g_assert_cmpint(g_mkdir_with_parents(f->dir, 0700), ==, 0);
+	g_assert_cmpint(g_mkdir(f->mount, 0700), ==, 0);
+	mount_vvmfs(f);
 	config_init(&f->cfg, f->mount);
 	f->ob = smsd_outbox_create(&f->cfg);
 }
 
 static void outbox_teardown(struct outbox_fixture *f, gconstpointer data)
 {
-	g_autoptr(GDir) d = g_dir_open(f->dir, 0, NULL);
-	const char *name;
+	g_autofree char *rm = g_strdup_printf("rm -rf '%s'", f->root);
 
 	smsd_outbox_destroy(&f->ob);
-	while ((name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(f->dir, name, NULL);
-
-		g_unlink(path);
-	}
-	g_rmdir(f->dir);
-	g_autofree char *outbox = g_path_get_dirname(f->dir);
-	g_rmdir(outbox);
-	g_rmdir(f->mount);
+	unmount_vvmfs(f);
+	g_assert_true(g_spawn_command_line_sync(rm, NULL, NULL, NULL, NULL));
 	smsd_config_clear(&f->cfg);
 	g_free(f->dir);
 	g_free(f->mount);
+	g_free(f->root);
 }
 
-/* Entries go in sequence order, and each is unlinked at its acceptance. */
+#define LONG_TEXT "//VVM:STATUS:st=N;rc=0;srv=2:vvm.example.net;tui=*86;" \
+	"dn=5555;ipt=143;spt=587;u=31612345678;pw=abcdefghijklmnopqrstuv;" \
+	"lang=eng|fre|deu;g_len=60;vs_len=10;pw_len=4-15;smtp_u=31612345678;" \
+	"smtp_pw=abcdefghijklmnopqrstuv"
+
+/* Entries go in sequence order, and each is removed at its acceptance,
+ * by a batch of its own or with others. */
 static void test_outbox_order(struct outbox_fixture *f, gconstpointer data)
 {
 	struct vvm_sms_entry e = entry_of("31612345678", 5499,
@@ -532,35 +570,38 @@ static void test_outbox_order(struct outbox_fixture *f, gconstpointer data)
 	struct smsd_item *a, *b;
 	guint seg;
 
-	put_entry(f, 12, &e);
-	put_entry(f, 3, &e);
+	enqueue(f, &e);
+	enqueue(f, &e);
 	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 2);
 	a = smsd_outbox_next(f->ob, 0, &seg);
 	b = smsd_outbox_next(f->ob, 0, &seg);
-	g_assert_cmpuint(a->seq, ==, 3);
-	g_assert_cmpuint(b->seq, ==, 12);
+	g_assert_cmpuint(a->seq, ==, 1);
+	g_assert_cmpuint(b->seq, ==, 2);
 	g_assert_null(smsd_outbox_next(f->ob, 0, &seg));
 	/* Known entries are not loaded twice. */
 	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 0);
 	smsd_outbox_result(f->ob, b, true, false, 0);
-	g_assert_false(entry_exists(f, 12));
-	g_assert_true(entry_exists(f, 3));
+	smsd_outbox_settle(f->ob);
+	g_assert_false(entry_exists(f, 2));
+	g_assert_true(entry_exists(f, 1));
+	g_assert_false(smsd_outbox_idle(f->ob));
 	smsd_outbox_result(f->ob, a, true, false, 0);
-	g_assert_false(entry_exists(f, 3));
+	smsd_outbox_settle(f->ob);
+	g_assert_false(entry_exists(f, 1));
 	g_assert_cmpint(smsd_outbox_next_time(f->ob), ==, -1);
+	g_assert_true(smsd_outbox_idle(f->ob));
 }
 
 /* A refused part sends the whole entry again, after a pause; the rest of
  * it is not handed out meanwhile. */
 static void test_outbox_refusal(struct outbox_fixture *f, gconstpointer data)
 {
-	g_autofree char *text = g_strnfill(300, 'x');
-	struct vvm_sms_entry e = entry_of("31612345678", 0,
-					  VVM_SMS_ENTRY_OTP, text);
+	struct vvm_sms_entry e = entry_of("31612345678", 5499,
+					  VVM_SMS_ENTRY_STATUS, LONG_TEXT);
 	struct smsd_item *item;
 	guint seg;
 
-	put_entry(f, 1, &e);
+	enqueue(f, &e);
 	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 1);
 	item = smsd_outbox_next(f->ob, 0, &seg);
 	g_assert_cmpuint(seg, ==, 0);
@@ -575,6 +616,7 @@ static void test_outbox_refusal(struct outbox_fixture *f, gconstpointer data)
 	g_assert_true(smsd_outbox_next(f->ob, 1000 + 2000000, &seg) == item);
 	g_assert_cmpuint(seg, ==, 1);
 	smsd_outbox_result(f->ob, item, true, false, 3000000);
+	smsd_outbox_settle(f->ob);
 	g_assert_true(entry_exists(f, 1));
 	/* Throttled: a second, not the growing pause. */
 	smsd_outbox_result(f->ob, item, false, true, 3000000);
@@ -586,21 +628,22 @@ static void test_outbox_refusal(struct outbox_fixture *f, gconstpointer data)
  * part, and accepted entries are gone already. */
 static void test_outbox_reset(struct outbox_fixture *f, gconstpointer data)
 {
-	g_autofree char *text = g_strnfill(300, 'y');
-	struct vvm_sms_entry long_e = entry_of("31612345678", 0,
-					       VVM_SMS_ENTRY_OTP, text);
+	struct vvm_sms_entry long_e = entry_of("31612345678", 5499,
+					       VVM_SMS_ENTRY_STATUS,
+					       LONG_TEXT);
 	struct vvm_sms_entry e = entry_of("31612345678", 5499,
 					  VVM_SMS_ENTRY_SYNC, SYNC_NM);
 	struct smsd_item *a, *b, *c;
 	guint seg;
 
-	put_entry(f, 1, &e);
-	put_entry(f, 2, &long_e);
-	put_entry(f, 3, &e);
+	enqueue(f, &e);
+	enqueue(f, &long_e);
+	enqueue(f, &e);
 	smsd_outbox_scan(f->ob);
 	a = smsd_outbox_next(f->ob, 0, &seg);
 	b = smsd_outbox_next(f->ob, 0, &seg);
 	smsd_outbox_result(f->ob, a, true, false, 0);
+	smsd_outbox_settle(f->ob);
 	g_assert_false(entry_exists(f, 1));
 	smsd_outbox_reset(f->ob);
 	b = smsd_outbox_next(f->ob, 0, &seg);
@@ -613,32 +656,52 @@ static void test_outbox_reset(struct outbox_fixture *f, gconstpointer data)
 	g_assert_null(smsd_outbox_next(f->ob, 0, &seg));
 }
 
-/* An entry that cannot be sent is logged once and left for an
- * administrator; the others go. A removed entry is no error. */
-static void test_outbox_bad_entries(struct outbox_fixture *f,
-				    gconstpointer data)
+/* An entry an administrator removed meanwhile is no error. */
+static void test_outbox_removed_by_hand(struct outbox_fixture *f,
+					gconstpointer data)
 {
 	struct vvm_sms_entry e = entry_of("31612345678", 5499,
 					  VVM_SMS_ENTRY_SYNC, SYNC_NM);
-	g_autofree char *bad = g_build_filename(f->dir, "4", NULL);
-	g_autofree char *five = g_build_filename(f->dir, "5", NULL);
-	g_autofree char *other = g_build_filename(f->dir, "tmp.x", NULL);
+	g_autofree char *one = g_build_filename(f->dir, "1", NULL);
 	struct smsd_item *item;
 
-	put_entry(f, 5, &e);
-	g_assert_true(g_file_set_contents(bad, "to nobody\n", -1, NULL));
-	g_assert_true(g_file_set_contents(other, "ignored", -1, NULL));
+	enqueue(f, &e);
 	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 1);
-	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 0);
 	item = smsd_outbox_next_entry(f->ob, 0);
-	g_assert_cmpuint(item->seq, ==, 5);
+	g_assert_cmpuint(item->seq, ==, 1);
 	g_assert_cmpuint(item->next, ==, 1);
-	/* An administrator removed it meanwhile. */
-	g_unlink(five);
+	g_assert_cmpint(g_unlink(one), ==, 0);
 	smsd_outbox_result(f->ob, item, true, false, 0);
+	smsd_outbox_settle(f->ob);
 	g_assert_cmpint(smsd_outbox_next_time(f->ob), ==, -1);
-	g_assert_true(g_file_test(bad, G_FILE_TEST_EXISTS));
-	g_unlink(other);
+	g_assert_true(smsd_outbox_idle(f->ob));
+}
+
+/* A removal that fails (vvmfs is gone) leaves the entry held, done: it is
+ * not sent again, and once vvmfs is back the next scan removes it. */
+static void test_outbox_removal_fails(struct outbox_fixture *f,
+				      gconstpointer data)
+{
+	struct vvm_sms_entry e = entry_of("31612345678", 5499,
+					  VVM_SMS_ENTRY_SYNC, SYNC_NM);
+	struct smsd_item *item;
+	guint seg;
+
+	enqueue(f, &e);
+	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 1);
+	item = smsd_outbox_next(f->ob, 0, &seg);
+	unmount_vvmfs(f);
+	smsd_outbox_result(f->ob, item, true, false, 0);
+	smsd_outbox_settle(f->ob);
+	g_assert_false(smsd_outbox_idle(f->ob));
+	g_assert_true(item->done && !item->retiring);
+	g_assert_null(smsd_outbox_next(f->ob, 0, &seg));
+	mount_vvmfs(f);
+	g_assert_true(entry_exists(f, 1));
+	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 0);
+	smsd_outbox_settle(f->ob);
+	g_assert_false(entry_exists(f, 1));
+	g_assert_true(smsd_outbox_idle(f->ob));
 }
 
 int main(int argc, char **argv)
@@ -661,6 +724,7 @@ int main(int argc, char **argv)
 	OUTBOX("order", test_outbox_order);
 	OUTBOX("refusal", test_outbox_refusal);
 	OUTBOX("reset", test_outbox_reset);
-	OUTBOX("bad-entries", test_outbox_bad_entries);
+	OUTBOX("removed-by-hand", test_outbox_removed_by_hand);
+	OUTBOX("removal-fails", test_outbox_removal_fails);
 	return g_test_run();
 }

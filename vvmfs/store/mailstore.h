@@ -231,6 +231,10 @@ int ms_outbox_list(struct mailstore *ms,
 		   int (*cb)(void *ctx, uint64_t seq, size_t size), void *ctx);
 int ms_outbox_get(struct mailstore *ms, uint64_t seq, GBytes **text_r);
 int ms_outbox_remove(struct mailstore *ms, uint64_t seq);
+/* Removes those of the n entries that are there, in one commit: a sender
+ * retiring what the SMSC accepted pays one WAL sync for many. */
+int ms_outbox_remove_many(struct mailstore *ms, const uint64_t *seqs,
+			  size_t n);
 /* Queues an entry given whole (vvm_sms_entry_parse()'s format): an answer
  * to a number that is no subscriber, an administrator's message. A SYNC
  * or STATUS text must be one the codec parses. -EINVAL with *reason_r. */

@@ -321,11 +321,25 @@ int ms_outbox_remove(struct mailstore *ms, uint64_t seq)
 	int ret;
 
 	key_outbox(&k, seq);
-	/* Entries are removed by their sender only, one at a time. */
 	ret = db_get(ms->db, KV_OUTBOX, k.data, k.len, &value);
 	if (ret < 0)
 		return ret;
 	batch = kv_batch_create();
 	kv_batch_delete(batch, KV_OUTBOX, k.data, k.len);
+	return db_commit(ms->db, &batch);
+}
+
+int ms_outbox_remove_many(struct mailstore *ms, const uint64_t *seqs,
+			  size_t n)
+{
+	struct kv_batch *batch = kv_batch_create();
+	struct key k;
+
+	/* Deleting a key that is not there is no change: an entry removed
+	 * already stays removed. */
+	for (size_t i = 0; i < n; i++) {
+		key_outbox(&k, seqs[i]);
+		kv_batch_delete(batch, KV_OUTBOX, k.data, k.len);
+	}
 	return db_commit(ms->db, &batch);
 }
