@@ -12,6 +12,9 @@
 
 /* Entries held in memory at once; the rest wait in vvmfs. */
 #define MAX_ITEMS 2000
+/* Entries removed per batch: their numbers fit one xattr value (64 KiB)
+ * with room to spare. */
+#define MAX_BATCH 1000
 
 /* Entries the SMSC accepted, removed together: one vvmfs commit (one
  * WAL sync) for all of them, in a thread, so that the loop goes on with
@@ -140,11 +143,14 @@ static void start_removal(struct smsd_outbox *ob)
 {
 	struct removal *r;
 
-	if (ob->removing || ob->accepted->len == 0)
+	guint n = MIN(ob->accepted->len, MAX_BATCH);
+
+	if (ob->removing || n == 0)
 		return;
 	r = g_new0(struct removal, 1);
-	r->seqs = g_steal_pointer(&ob->accepted);
-	ob->accepted = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	r->seqs = g_array_sized_new(FALSE, FALSE, sizeof(uint64_t), n);
+	g_array_append_vals(r->seqs, ob->accepted->data, n);
+	g_array_remove_range(ob->accepted, 0, n);
 	ob->removing = true;
 	g_thread_pool_push(ob->remover, r, NULL);
 }
