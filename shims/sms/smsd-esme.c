@@ -368,9 +368,11 @@ static void fill_window(struct esme *e, int64_t now)
 		}
 		expect(e, seq, SUBMIT_SM, item);
 	}
-	/* Everything loaded is handed out, and the last scan found new
-	 * entries: there may be more behind them. */
-	if (e->backlog && smsd_outbox_next_time(e->ob) < 0)
+	/* Everything loaded is handed out and the last scan found new
+	 * entries, or it left some for want of room that is free now: there
+	 * is more to read. */
+	if ((e->backlog && smsd_outbox_next_time(e->ob) < 0) ||
+	    smsd_outbox_wants_scan(e->ob))
 		e->next_scan = now;
 }
 

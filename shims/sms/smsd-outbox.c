@@ -32,6 +32,7 @@ struct smsd_outbox {
 	GHashTable *bad;    /* seqs of entries that cannot be sent (logged) */
 	GSequence *waiting; /* items to send, by seq */
 	int scan_error;     /* of the last scan, to log changes only */
+	bool more;          /* the last scan left entries for want of room */
 	GArray *accepted;   /* seqs to remove in the next batch */
 	bool removing;      /* a batch is in the thread */
 	GThreadPool *remover;
@@ -320,6 +321,7 @@ int smsd_outbox_scan(struct smsd_outbox *ob)
 {
 	g_autoptr(GArray) seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	int loaded = 0;
+	guint i = 0;
 	int ret;
 
 	retry_retired(ob);
@@ -334,10 +336,16 @@ int smsd_outbox_scan(struct smsd_outbox *ob)
 	ob->scan_error = ret;
 	if (ret < 0)
 		return ret;
-	for (guint i = 0; i < seqs->len &&
-			  g_hash_table_size(ob->items) < MAX_ITEMS; i++)
+	for (; i < seqs->len && g_hash_table_size(ob->items) < MAX_ITEMS; i++)
 		loaded += load(ob, g_array_index(seqs, uint64_t, i));
+	ob->more = i < seqs->len;
 	return loaded;
+}
+
+bool smsd_outbox_wants_scan(struct smsd_outbox *ob)
+{
+	/* Half the room free, so that a drain does not scan per entry. */
+	return ob->more && g_hash_table_size(ob->items) <= MAX_ITEMS / 2;
 }
 
 struct smsd_item *smsd_outbox_next(struct smsd_outbox *ob, int64_t now,

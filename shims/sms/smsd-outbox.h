@@ -39,6 +39,10 @@ void smsd_outbox_destroy(struct smsd_outbox **ob);
  * error of reading the directory (logged when it starts and ends). */
 int smsd_outbox_scan(struct smsd_outbox *ob);
 
+/* The last scan left entries unread for want of room, and there is room
+ * now: scan again rather than wait for the next poll. */
+bool smsd_outbox_wants_scan(struct smsd_outbox *ob);
+
 /* The next short message to send: its item, and its index in
  * item->out->segments. NULL when none may go now. */
 struct smsd_item *smsd_outbox_next(struct smsd_outbox *ob, int64_t now,

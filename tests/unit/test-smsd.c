@@ -704,6 +704,29 @@ static void test_outbox_removal_fails(struct outbox_fixture *f,
 	g_assert_true(smsd_outbox_idle(f->ob));
 }
 
+/* A backlog larger than what is held: 2000 are read, the rest once half
+ * the room is free again, not at the next idle poll. */
+static void test_outbox_backlog(struct outbox_fixture *f, gconstpointer data)
+{
+	struct vvm_sms_entry e = entry_of("31612345678", 5499,
+					  VVM_SMS_ENTRY_SYNC, SYNC_NM);
+	struct smsd_item *item;
+	guint seg, sent = 0;
+
+	for (int i = 0; i < 2100; i++)
+		enqueue(f, &e);
+	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 2000);
+	g_assert_false(smsd_outbox_wants_scan(f->ob));
+	while (sent < 1000 && (item = smsd_outbox_next(f->ob, 0, &seg))) {
+		smsd_outbox_result(f->ob, item, true, false, 0);
+		sent++;
+	}
+	smsd_outbox_settle(f->ob);
+	g_assert_true(smsd_outbox_wants_scan(f->ob));
+	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 100);
+	g_assert_false(smsd_outbox_wants_scan(f->ob));
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -726,5 +749,6 @@ int main(int argc, char **argv)
 	OUTBOX("reset", test_outbox_reset);
 	OUTBOX("removed-by-hand", test_outbox_removed_by_hand);
 	OUTBOX("removal-fails", test_outbox_removal_fails);
+	OUTBOX("backlog", test_outbox_backlog);
 	return g_test_run();
 }
