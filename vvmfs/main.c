@@ -190,6 +190,7 @@ static int load_media(GKeyFile *kf, const char *file, struct vvmfs *fs)
 	uint64_t v;
 
 	fs->options.media_worker = media_worker_path(kf);
+	media_worker_use_registry(kf);
 	for (size_t i = 0; i < G_N_ELEMENTS(limits); i++) {
 		g_autofree char *text = g_key_file_get_value(
 			kf, "media", limits[i].key, NULL);

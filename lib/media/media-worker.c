@@ -22,6 +22,16 @@ extern char **environ;
 
 #define MAX_REASON 512
 
+void media_worker_use_registry(GKeyFile *config)
+{
+	g_autofree char *registry = config != NULL
+		? g_key_file_get_string(config, "media", "registry", NULL)
+		: NULL;
+
+	if (registry != NULL && *g_strstrip(registry) != '\0')
+		g_setenv("GST_REGISTRY_1_0", registry, TRUE);
+}
+
 char *media_worker_path(GKeyFile *config)
 {
 	char *path = config != NULL

@@ -166,5 +166,11 @@ int media_transcode_isolated(const char *worker, const void *data, size_t len,
 /* The worker program to use: [media] worker from the key file when set,
  * else the installed one. Returns a new string. */
 char *media_worker_path(GKeyFile *config);
+/* Where [media] registry is set, the workers started from now on keep
+ * GStreamer's registry cache in that file (GST_REGISTRY_1_0 in this
+ * process's environment, which they inherit): a worker that cannot write
+ * its default one rescans every plugin at each start. Call it before
+ * starting threads. */
+void media_worker_use_registry(GKeyFile *config);
 
 #endif

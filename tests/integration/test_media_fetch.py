@@ -338,3 +338,19 @@ def test_imap_login_reads_accept(make_imapd, speech):
     text = fetch(imap, 1, "(BODYSTRUCTURE)")[0]
     assert b'("AUDIO" "WAV" ("CODEC" "g711u")' in text
     imap.logout()
+
+
+def test_registry_where_the_config_says(speech):
+    """[media] registry: the worker keeps GStreamer's registry cache there,
+    not in a home directory a service user may not have."""
+    with tempfile.TemporaryDirectory(prefix="vvm-media-") as root:
+        registry = Path(root) / "cache" / "gst-registry.bin"
+        registry.parent.mkdir()
+        fs = mount_with(root, registry=str(registry))
+        try:
+            deposit(fs.sub() / "INBOX", voice(speech))
+            write_profile(fs.sub(), "accept", "audio/amr")
+            assert audio_of(rendition(fs, 1))[1].startswith(b"#!AMR\n")
+            assert registry.stat().st_size > 0
+        finally:
+            fs.kill(15)

@@ -84,8 +84,8 @@ static int media_info_run(struct vvmadm *adm, int argc, char **argv)
 }
 
 /* The worker from --worker, else [media] worker of the config file, else
- * the installed one. Returns NULL after printing why the config file
- * could not be read. */
+ * the installed one (and then [media] registry too). Returns NULL after
+ * printing why the config file could not be read. */
 static char *worker_find(const char *worker, const char *config_file)
 {
 	g_autoptr(GKeyFile) config = NULL;
@@ -97,6 +97,7 @@ static char *worker_find(const char *worker, const char *config_file)
 		fprintf(stderr, "vvmadm: media convert: %s\n", error);
 		return NULL;
 	}
+	media_worker_use_registry(config);
 	return media_worker_path(config);
 }
 
