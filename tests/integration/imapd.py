@@ -86,7 +86,9 @@ class Inetd:
     def close(self):
         """Stops accepting; every shim must have ended cleanly."""
         # shutdown() wakes the accept() in the thread; close() would not.
-        self.sock.shutdown(socket.SHUT_RDWR)
+        # A test may have closed it already.
+        if self.sock.fileno() >= 0:
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(timeout=5)
         failures = []
