@@ -47,6 +47,11 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" /
+                       "integration"))
+from voicemsg import deposit, voice_message  # noqa: E402 (stdlib only)
 
 LITERAL = re.compile(rb"\{(\d+)\}\r\n$")
 AMR_NB_SIZE = [12, 13, 15, 17, 19, 20, 26, 31, 5, 0, 0, 0, 0, 0, 0, 0]
@@ -152,44 +157,6 @@ class Session:
             self.proc.wait()
 
 
-def voice_message(n, msisdn, audio, ctype, filename, seconds):
-    body = base64.encodebytes(audio).decode().replace("\n", "\r\n")
-    return ("From: +31600000001@example.net\r\n"
-            "To: " + msisdn + "@example.net\r\n"
-            "Date: Sun, 22 Nov 2026 10:00:00 +0000\r\n"
-            "Subject: voice mail " + str(n) + "\r\n"
-            "Message-ID: <fetchbench-" + str(n) + "@vvm.test>\r\n"
-            "Message-Context: voice-message\r\n"
-            "Content-Duration: " + str(seconds) + "\r\n"
-            "MIME-Version: 1.0\r\n"
-            "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
-            "\r\n"
-            "--b1\r\n"
-            "Content-Type: text/plain; charset=us-ascii\r\n"
-            "\r\n"
-            "You have a voice message.\r\n"
-            "--b1\r\n"
-            "Content-Type: " + ctype + "\r\n"
-            "Content-Transfer-Encoding: base64\r\n"
-            "Content-Disposition: attachment; filename=\"" + filename +
-            "\"\r\n"
-            "Content-Duration: " + str(seconds) + "\r\n"
-            "\r\n" + body +
-            "--b1--\r\n").encode()
-
-
-def deposit(inbox, data):
-    """The write protocol of a shim; returns the UID."""
-    fd = os.open(os.path.join(inbox, "new.eml"),
-                 os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-        return int(os.getxattr(fd, "user.imap.uid"))
-    finally:
-        os.close(fd)
-
-
 def audio_seconds(audio):
     """(format token, seconds) of an AMR-NB or WAV file, else (None, 0)."""
     if audio.startswith(b"#!AMR\n"):
@@ -284,8 +251,9 @@ def main():
         for item in ("part", "whole"):
             for _ in range(args.count):
                 serial += 1
-                msg = voice_message(serial, args.msisdn, audio, ctype,
-                                    filename, round(seconds))
+                msg = voice_message(serial, duration=round(seconds),
+                                    audio=audio, to=args.msisdn,
+                                    ctype=ctype, filename=filename)
                 uid = deposit(inbox, msg)
                 got = os.getxattr(os.path.join(inbox, "%d.eml" % uid),
                                   "user.vvm.audio").decode().split()

@@ -66,6 +66,12 @@ from pathlib import Path
 
 TOP = Path(__file__).resolve().parent.parent.parent
 TESTS = TOP / "tests" / "integration"
+sys.path.insert(0, str(TESTS))
+from voicemsg import amr_audio, voice_message  # noqa: E402 (stdlib only)
+
+# Each deposit: 10 s of AMR-NB 12.2 kbit/s (frame type 7, 32 octets, 50 a
+# second), about 22 KB with base64.
+AUDIO = amr_audio(10, 10 * 50 * 32)
 HZ = os.sysconf("SC_CLK_TCK")
 TIMEOUT = 600
 APP_PORT = 5499
@@ -152,7 +158,6 @@ def cpu_fields(cpu, n, secs):
 # --- the SMSC -------------------------------------------------------------
 
 def cmd_smsc(args):
-    sys.path.insert(0, str(TESTS))
     from smsc import Smsc   # noqa: E402 (tests/integration, stdlib only)
 
     stop = threading.Event()
@@ -301,36 +306,6 @@ def cmd_provision(args):
         (sub / "profile" / "status").write_text("R")
 
 
-def voice_message(msisdn, n, seconds=10):
-    """A VVM voice message shaped like tests/integration/conftest.py's
-    voice_message(): a text part and `seconds` of AMR-NB 12.2 kbit/s
-    (frame type 7, 32 octets, 50 a second), base64; ~22 KB for 10 s."""
-    import base64
-    audio = b"#!AMR\n" + (bytes([7 << 3 | 4]) + bytes(31)) * (50 * seconds)
-    body = base64.encodebytes(audio).decode().replace("\n", "\r\n")
-    return ("From: +31600000001@example.net\r\n"
-            "To: %s@example.net\r\n"
-            "Date: Sun, 22 Nov 2026 10:00:00 +0000\r\n"
-            "Subject: voice mail %s\r\n"
-            "Message-ID: <smsbench-%s@vvm.bench>\r\n"
-            "Message-Context: voice-message\r\n"
-            "Content-Duration: %d\r\n"
-            "MIME-Version: 1.0\r\n"
-            "Content-Type: multipart/mixed; boundary=\"b1\"\r\n"
-            "\r\n"
-            "--b1\r\n"
-            "Content-Type: text/plain; charset=us-ascii\r\n"
-            "\r\n"
-            "You have a voice message.\r\n"
-            "--b1\r\n"
-            "Content-Type: audio/amr\r\n"
-            "Content-Transfer-Encoding: base64\r\n"
-            "Content-Disposition: attachment; filename=\"vm.amr\"\r\n"
-            "Content-Duration: %d\r\n"
-            "\r\n%s--b1--\r\n" % (msisdn, n, n, seconds, seconds,
-                                   body)).encode()
-
-
 def fork_workers(count, work):
     """count children, each running work(k) once released; returns
     (release(): the start time, join(): the end time)."""
@@ -375,7 +350,8 @@ def deposits(mnt, base, subs, count, writers, tag):
     def work(k):
         for i in range(k, count, writers):
             msisdn = base + i % subs
-            data = voice_message(msisdn, "%s-%d" % (tag, i))
+            data = voice_message("%s-%d" % (tag, i), duration=10,
+                                 audio=AUDIO, to=str(msisdn))
             path = os.path.join(mnt, str(msisdn), "INBOX",
                                 "%s-%d.eml" % (tag, i))
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
