@@ -10,6 +10,7 @@
 # Must run as root (drop_caches). Everything it mounts is unmounted on exit.
 set -euo pipefail
 shopt -s inherit_errexit
+. "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$TOP/build
@@ -59,11 +60,6 @@ EXT4J=$TMP/ext4j
 LOOP_MNTS=()
 VVMFS_PID=
 mkdir -p "$MNT"
-
-is_mounted() {
-	awk -v p="$(realpath "$1")" '$5 == p { f = 1 } END { exit !f }' \
-		/proc/self/mountinfo
-}
 
 # stop_vvmfs: SIGTERM, as the contract says; the exit status is recorded
 # (a clean unmount should exit 0), the run goes on.
@@ -155,11 +151,7 @@ fi
 
 fsb() { "$FSBENCH" "$@"; }
 # kv LINE KEY: the value of KEY=... in a RESULT line
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
 pass() { awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t) ? "yes" : "**no**" }'; }
-log() { echo "$@" >&2; }
 
 OUT=$TMP/results.md
 emit() { printf '%s\n' "$@" >>"$OUT"; }

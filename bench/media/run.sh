@@ -16,6 +16,7 @@
 # stopped, on exit.
 set -euo pipefail
 shopt -s inherit_errexit
+. "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$TOP/build
@@ -66,10 +67,6 @@ SRC=$TMP/src OUTD=$TMP/out MNT=$TMP/mnt
 VVMFS_PID=''
 mkdir -p "$SRC" "$OUTD" "$MNT"
 
-is_mounted() {
-	awk -v p="$(realpath "$1")" '$5 == p { f = 1 } END { exit !f }' \
-		/proc/self/mountinfo
-}
 # stop_fetch: the vvm-imapd processes fetchbench.py started (by the pids
 # it wrote, if they still run that program), vvmfs (SIGTERM, 20 s, then
 # SIGKILL), and the mount, even if vvmfs did not unmount it
@@ -115,17 +112,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "$@" >&2; }
-die() { log "run.sh: $*"; exit 1; }
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
-# busy_others: processes using > 10 % of a CPU over 2 s, to say how quiet
-# the machine was
-busy_others() {
-	top -b -n 2 -d 2 -w 200 2>/dev/null |
-		awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 10 { printf "%s %s%%, ", $12, $9; f = 1 }
-		     END { if (!f) printf "none" }' |
-		sed 's/, $//'
-}
 LOAD_START="load average $(cut -d' ' -f1-3 /proc/loadavg); busy: $(busy_others)"
 
 RAW=$TMP/raw.txt

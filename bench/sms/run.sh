@@ -17,6 +17,7 @@
 # test`. Everything it starts is stopped, and the mount unmounted, on exit.
 set -euo pipefail
 shopt -s inherit_errexit
+. "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$TOP/build
@@ -96,11 +97,6 @@ VVMFS_PID='' SMSC_PID='' BB_PID='' SMSBOX_PID=''
 mkdir -p "$MNT" "$K"
 : >"$PIDS"
 
-is_mounted() {
-	awk -v p="$(realpath "$1")" '$5 == p { f = 1 } END { exit !f }' \
-		/proc/self/mountinfo
-}
-
 # stop_pid PID [SECONDS]: SIGTERM, wait up to SECONDS (10), then SIGKILL
 stop_pid() {
 	local pid=$1
@@ -150,20 +146,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "$@" >&2; }
-die() { log "run.sh: $*"; exit 1; }
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# busy_others: processes using > 10 % of a CPU over 2 s, to say how quiet
-# the machine was
-busy_others() {
-	top -b -n 2 -d 2 -w 200 2>/dev/null |
-		awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 10 { printf "%s %s%%, ", $12, $9; f = 1 }
-		     END { if (!f) printf "none" }' |
-		sed 's/, $//'
-}
 LOAD_START="load average $(cut -d' ' -f1-3 /proc/loadavg); busy: $(busy_others)"
 
 # ============================================================ the SMSC

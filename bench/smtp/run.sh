@@ -16,6 +16,7 @@
 # and the mount unmounted, on exit.
 set -euo pipefail
 shopt -s inherit_errexit
+. "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$TOP/build
@@ -73,11 +74,6 @@ MSG=$TMP/voice.eml
 VVMFS_PID='' SMTP_PID='' LMTP_PID='' SMTPL_PID='' LMTPL_PID='' DOVECOT_PID=''
 mkdir -p "$MNT" "$DV/run" "$DV/state" "$DV/mail"
 
-is_mounted() {
-	awk -v p="$(realpath "$1")" '$5 == p { f = 1 } END { exit !f }' \
-		/proc/self/mountinfo
-}
-
 stop_pid() {	# stop_pid PID: SIGTERM, wait (it is our child)
 	if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
 		kill -TERM "$1" 2>/dev/null || true
@@ -134,14 +130,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log() { echo "$@" >&2; }
-die() { log "run.sh: $*"; exit 1; }
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 wait_listen() {	# wait_listen PORT
 	for _ in $(seq 200); do
 		ss -Hltn "sport = :$1" | grep -q . && return 0
@@ -381,14 +369,6 @@ for t in $TARGETS; do bench $t 8; done
 
 OUT=$TMP/results.md
 emit() { printf '%s\n' "$@" >>"$OUT"; }
-# busy_others: processes using > 10 % of a CPU over 2 s, to say how quiet
-# the machine was
-busy_others() {
-	top -b -n 2 -d 2 -w 200 2>/dev/null |
-		awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 > 10 { printf "%s %s%%, ", $12, $9; f = 1 }
-		     END { if (!f) printf "none" }' |
-		sed 's/, $//'
-}
 LOAD_START="load average $(cut -d' ' -f1-3 /proc/loadavg); busy: $(busy_others)"
 
 emit "# SMTP/LMTP deposit benchmark: vvm-smtpd (inetd and --listen) against Dovecot LMTP" ""
