@@ -23,3 +23,18 @@ busy_others() {
 		     END { if (!f) printf "none" }' |
 		sed 's/, $//'
 }
+# finish_tmp RC LOG...: the end of every cleanup trap. On failure, the tails
+# of the logs; $TMP kept on failure or with KEEP=1, else removed.
+finish_tmp() {
+	local rc=$1
+	shift
+	if [ "$rc" -ne 0 ]; then
+		echo "run.sh: FAILED (exit $rc); logs:" >&2
+		tail -n 30 "$@" >&2 2>/dev/null || true
+	fi
+	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
+		echo "run.sh: kept $TMP" >&2
+	else
+		rm -rf "$TMP"
+	fi
+}

@@ -87,15 +87,7 @@ cleanup() {
 	for m in "${LOOP_MNTS[@]}"; do
 		if is_mounted "$m"; then umount "$m" || true; fi
 	done
-	if [ $rc -ne 0 ]; then
-		echo "run.sh: FAILED (exit $rc); vvmfs log tail:" >&2
-		tail -n 30 "$TMP"/vvmfs-*.log 2>/dev/null >&2 || true
-	fi
-	if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-		echo "run.sh: kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
+	finish_tmp $rc "$TMP"/vvmfs-*.log
 	exit $rc
 }
 trap cleanup EXIT

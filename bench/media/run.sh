@@ -98,15 +98,7 @@ cleanup() {
 		echo "run.sh: $MNT is still mounted" >&2
 		KEEP=1
 	fi
-	if [ $rc -ne 0 ]; then
-		echo "run.sh: FAILED (exit $rc); log:" >&2
-		tail -n 20 "$TMP/run.log" "$TMP"/vvmfs.log "$TMP"/imapd.log 2>/dev/null >&2 || true
-	fi
-	if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-		echo "run.sh: kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
+	finish_tmp $rc "$TMP/run.log" "$TMP"/vvmfs.log "$TMP"/imapd.log
 	exit $rc
 }
 trap cleanup EXIT

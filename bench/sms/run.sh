@@ -132,15 +132,7 @@ cleanup() {
 		echo "run.sh: $MNT is still mounted" >&2
 		KEEP=1
 	fi
-	if [ $rc -ne 0 ]; then
-		echo "run.sh: FAILED (exit $rc); logs:" >&2
-		tail -n 20 "$TMP"/*.log "$K"/*.log 2>/dev/null >&2 || true
-	fi
-	if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-		echo "run.sh: kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
+	finish_tmp $rc "$TMP"/*.log "$K"/*.log
 	exit $rc
 }
 trap cleanup EXIT

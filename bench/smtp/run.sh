@@ -116,15 +116,7 @@ cleanup() {
 	stop_pid "$DOVECOT_PID"
 	stop_pid "$VVMFS_PID"
 	if is_mounted "$MNT"; then fusermount3 -u -z "$MNT" || true; fi
-	if [ $rc -ne 0 ]; then
-		echo "run.sh: FAILED (exit $rc); logs:" >&2
-		tail -n 20 "$TMP"/*.log "$DV"/*.log 2>/dev/null >&2 || true
-	fi
-	if [ "$KEEP" = 1 ] || [ $rc -ne 0 ]; then
-		echo "run.sh: kept $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
+	finish_tmp $rc "$TMP"/*.log "$DV"/*.log
 	exit $rc
 }
 trap cleanup EXIT
