@@ -64,12 +64,13 @@ def voice(sender=SENDER, to=(RCPT2,), duration=18, subject="voice mail",
     return text.encode()
 
 
-def write_config(path, mount, smtp=None, imap=None, vvmfs=None):
+def write_config(path, mount, smtp=None, imap=None, vvmfs=None, media=None):
     sections = {
         "imap": {"mount": str(mount), "hostname": HOST,
                  "login_failure_delay_ms": "0"},
         "smtp": {"hostname": HOST},
         "vvmfs": dict(vvmfs or {}),
+        "media": dict(media or {}),
     }
     sections["smtp"].update(smtp or {})
     sections["imap"].update(imap or {})
@@ -84,7 +85,8 @@ class Smtpd:
     """A mounted store, subscribers, a config and the shim(s)."""
 
     def __init__(self, root, smtp=None, tls=False, implicit_tls=False,
-                 lmtp=False, imap=False, imap_config=None, vvmfs=None):
+                 lmtp=False, imap=False, imap_config=None, vvmfs=None,
+                 media=None):
         self.root = Path(root)
         self.fs = Vvmfs(self.root)
         self.config = self.root / "vvm.conf"
@@ -94,7 +96,8 @@ class Smtpd:
             smtp.update(tls_cert=str(self.cert), tls_key=str(self.key))
             smtp.setdefault("tls", "implicit" if implicit_tls
                             else "starttls")
-        write_config(self.config, self.fs.mnt, smtp, imap_config, vvmfs)
+        write_config(self.config, self.fs.mnt, smtp, imap_config, vvmfs,
+                     media)
         self.fs.mount("config=%s" % self.config)
         for msisdn in (SENDER, RCPT2, RCPT3):
             sub = self.fs.sub(msisdn)

@@ -505,6 +505,97 @@ static void test_renditions(struct fixture *f, gconstpointer data)
 	assert_rendition(f, msg.msgid, 0, -ENOENT, NULL);
 }
 
+/* A message whose text names n, so that every body differs. */
+static uint32_t deposit_nth(struct fixture *f, uint32_t mbox, int n,
+			    struct ms_message *msg_r)
+{
+	g_autofree char *text = g_strdup_printf("%sThis is message %d.\r\n",
+						message_text, n);
+	const char *reason = NULL;
+	uint32_t uid = 0;
+
+	g_assert_cmpint(deposit_text(f, mbox, text, 0, &uid, &reason), ==, 0);
+	g_assert_cmpint(ms_message_get(f->ms, mbox, uid, msg_r), ==, 0);
+	return uid;
+}
+
+static void assert_body_names(struct fixture *f, uint64_t msgid, int n)
+{
+	g_autoptr(GBytes) body = NULL;
+	g_autofree char *tail = g_strdup_printf("This is message %d.\r\n", n);
+	g_autofree char *text = NULL;
+	gsize len;
+	const char *data;
+
+	g_assert_cmpint(ms_message_body(f->ms, msgid, &body), ==, 0);
+	data = g_bytes_get_data(body, &len);
+	text = g_strndup(data, len);
+	g_assert_true(g_str_has_suffix(text, tail));
+}
+
+/* Message ids are never handed out twice: not after a reopen while a
+ * rendition is cached (its body key sorts after every message's, which
+ * once made the id counter restart at 1 and a deposit overwrite message
+ * 1), and not after the newest message is gone. */
+static void test_msgids_never_reused(struct fixture *f, gconstpointer data)
+{
+	g_autoptr(GBytes) rendered = g_bytes_new_static("rendered", 8);
+	g_autoptr(GBytes) idx = g_bytes_new_static("idx", 3);
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(
+		g_int64_hash, g_int64_equal, g_free, NULL);
+	struct ms_message msgs[6];
+	uint32_t uids[6];
+
+	for (int n = 0; n < 3; n++)
+		uids[n] = deposit_nth(f, f->inbox, n, &msgs[n]);
+	g_assert_cmpint(ms_rendition_put(f->ms, f->inbox, uids[2],
+					 msgs[2].msgid, 1, rendered, idx), ==, 0);
+	reopen(f);
+	uids[3] = deposit_nth(f, f->inbox, 3, &msgs[3]);
+	/* The newest is expunged: its id must not come again either. */
+	g_assert_cmpint(ms_message_expunge(f->ms, f->inbox, uids[3]), ==, 0);
+	reopen(f);
+	uids[4] = deposit_nth(f, f->greetings, 4, &msgs[4]);
+	uids[5] = deposit_nth(f, f->inbox, 5, &msgs[5]);
+	for (int n = 0; n < 6; n++) {
+		g_assert_false(g_hash_table_contains(seen, &msgs[n].msgid));
+		g_hash_table_add(seen, g_memdup2(&msgs[n].msgid, 8));
+		if (n != 3)
+			assert_body_names(f, msgs[n].msgid, n);
+	}
+	assert_rendition(f, msgs[2].msgid, 1, 0, "rendered");
+	assert_rendition(f, msgs[5].msgid, 1, -ENOENT, NULL);
+}
+
+/* Outbox numbers are never handed out twice either: a sender that still
+ * holds an old number (a removal it retries) must not meet a new entry
+ * under it after a restart. */
+static void test_outbox_numbers_never_reused(struct fixture *f,
+					     gconstpointer data)
+{
+	g_autoptr(GArray) before = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	g_autoptr(GArray) after = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	const char entry[] = "to 31699999999\nport 0\nkind STATUS\nreplace 1\n"
+			     "text //VVM:STATUS:st=U;rc=3\n";
+	const char *reason = NULL;
+
+	for (int i = 0; i < 3; i++)
+		g_assert_cmpint(ms_outbox_add(f->ms, entry, strlen(entry),
+					      &reason), ==, 0);
+	g_assert_cmpint(ms_outbox_list(f->ms, collect_seq, before), ==, 0);
+	g_assert_cmpuint(before->len, ==, 3);
+	for (guint i = 0; i < before->len; i++)
+		g_assert_cmpint(ms_outbox_remove(
+			f->ms, g_array_index(before, uint64_t, i)), ==, 0);
+	reopen(f);
+	g_assert_cmpint(ms_outbox_add(f->ms, entry, strlen(entry), &reason),
+			==, 0);
+	g_assert_cmpint(ms_outbox_list(f->ms, collect_seq, after), ==, 0);
+	g_assert_cmpuint(after->len, ==, 1);
+	g_assert_cmpuint(g_array_index(after, uint64_t, 0), >,
+			 g_array_index(before, uint64_t, 2));
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -522,5 +613,7 @@ int main(int argc, char *argv[])
 	ADD("names", test_names);
 	ADD("outbox", test_outbox);
 	ADD("renditions", test_renditions);
+	ADD("msgids-never-reused", test_msgids_never_reused);
+	ADD("outbox-numbers-never-reused", test_outbox_numbers_never_reused);
 	return g_test_run();
 }

@@ -1,5 +1,6 @@
 /* Group commit with a read-your-writes overlay; see db.h. */
 #include "db.h"
+#include "schema.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,6 +19,9 @@ struct db {
 	/* (table, key) -> struct overlay_entry, for batches not yet durable */
 	GHashTable *overlay;
 	GPtrArray *queued;       /* struct kv_batch *, in ticket order */
+	/* sequence name -> uint64_t, the last number handed out; loaded
+	 * from KV_META at first use */
+	GHashTable *sequences;
 	int64_t last_ticket;     /* handed out */
 	int64_t written_ticket;  /* durable up to here */
 	bool leader_busy;
@@ -60,6 +64,8 @@ int db_open(const char *dir, bool create, struct db **db_r, char **error_r)
 					    (GDestroyNotify)g_bytes_unref,
 					    overlay_entry_free);
 	db->queued = g_ptr_array_new();
+	db->sequences = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					      g_free);
 	*db_r = db;
 	return 0;
 }
@@ -73,6 +79,7 @@ void db_close(struct db **dbp)
 	g_assert(db->queued->len == 0 && !db->leader_busy);
 	db->backend->close(db->kv);
 	g_hash_table_destroy(db->overlay);
+	g_hash_table_destroy(db->sequences);
 	g_ptr_array_free(db->queued, TRUE);
 	g_mutex_clear(&db->lock);
 	g_cond_clear(&db->written_cond);
@@ -80,27 +87,35 @@ void db_close(struct db **dbp)
 	*dbp = NULL;
 }
 
+/* What the overlay holds for a key: true with *ret_r 0 and *value_r, or
+ * -ENOENT for a deletion; false when the key is not in flight. Called
+ * with the lock held. */
+static bool overlay_find(struct db *db, enum kv_table table, const void *key,
+			 size_t key_len, int *ret_r, GBytes **value_r)
+{
+	g_autoptr(GBytes) okey = overlay_key(table, key, key_len);
+	struct overlay_entry *entry = g_hash_table_lookup(db->overlay, okey);
+
+	if (entry == NULL)
+		return false;
+	*ret_r = entry->value == NULL ? -ENOENT : 0;
+	if (entry->value != NULL)
+		*value_r = g_bytes_ref(entry->value);
+	return true;
+}
+
 int db_get(struct db *db, enum kv_table table, const void *key,
 	   size_t key_len, GBytes **value_r)
 {
-	g_autoptr(GBytes) okey = overlay_key(table, key, key_len);
-	struct overlay_entry *entry;
+	bool found;
+	int ret = -EIO;
 
 	g_mutex_lock(&db->lock);
-	if (db->failed) {
-		g_mutex_unlock(&db->lock);
-		return -EIO;
-	}
-	entry = g_hash_table_lookup(db->overlay, okey);
-	if (entry != NULL) {
-		int ret = entry->value == NULL ? -ENOENT : 0;
-
-		if (ret == 0)
-			*value_r = g_bytes_ref(entry->value);
-		g_mutex_unlock(&db->lock);
-		return ret;
-	}
+	found = db->failed ||
+		overlay_find(db, table, key, key_len, &ret, value_r);
 	g_mutex_unlock(&db->lock);
+	if (found)
+		return ret;
 	return db->backend->get(db->kv, table, key, key_len, value_r);
 }
 
@@ -144,22 +159,83 @@ int db_scan(struct db *db, enum kv_table table, const void *prefix,
 				 start_len, cb, ctx);
 }
 
-int db_last_key(struct db *db, enum kv_table table, GBytes **key_r)
+/* The last number of a sequence, from memory or, the first time, from
+ * its record. Called with the lock held. */
+static int sequence_last(struct db *db, const char *name, uint64_t **last_r)
 {
-	return db->backend->last_key(db->kv, table, key_r);
+	g_autoptr(GBytes) value = NULL;
+	uint64_t *last = g_hash_table_lookup(db->sequences, name);
+	int ret;
+
+	if (last == NULL) {
+		last = g_new0(uint64_t, 1);
+		if (!overlay_find(db, KV_META, name, strlen(name), &ret,
+				  &value))
+			ret = db->backend->get(db->kv, KV_META, name,
+					       strlen(name), &value);
+		if (ret == 0 && rec_u64_decode(value, last) < 0)
+			ret = -EIO;
+		if (ret < 0 && ret != -ENOENT) {
+			g_free(last);
+			return ret;
+		}
+		g_hash_table_insert(db->sequences, (gpointer)name, last);
+	}
+	*last_r = last;
+	return 0;
+}
+
+/* Gives each sequenced put of batch its number, and adds the records of
+ * the sequences it used. Called with the lock held; on error the batch
+ * is left unnumbered and no number is taken. */
+static int number_sequenced(struct db *db, struct kv_batch *batch)
+{
+	g_autoptr(GHashTable) used = g_hash_table_new(g_str_hash, g_str_equal);
+	GHashTableIter iter;
+	gpointer name, value;
+	int ret;
+
+	for (guint i = 0; i < batch->ops->len; i++) {
+		struct kv_op *op = &g_array_index(batch->ops, struct kv_op, i);
+		uint64_t *last;
+
+		if (op->sequence == NULL)
+			continue;
+		ret = sequence_last(db, op->sequence, &last);
+		if (ret < 0)
+			return ret;
+		g_hash_table_insert(used, (gpointer)op->sequence, last);
+	}
+	for (guint i = 0; i < batch->ops->len; i++) {
+		struct kv_op *op = &g_array_index(batch->ops, struct kv_op, i);
+		uint64_t *last, be;
+
+		if (op->sequence == NULL)
+			continue;
+		last = g_hash_table_lookup(used, op->sequence);
+		be = GUINT64_TO_BE(++*last);
+		op->key = g_bytes_new(&be, sizeof(be));
+	}
+	g_hash_table_iter_init(&iter, used);
+	while (g_hash_table_iter_next(&iter, &name, &value))
+		kv_batch_put_bytes(batch, KV_META, name, strlen(name),
+				   rec_u64_encode(*(uint64_t *)value));
+	return 0;
 }
 
 int64_t db_submit(struct db *db, struct kv_batch **batchp)
 {
 	struct kv_batch *batch = *batchp;
 	int64_t ticket;
+	int ret;
 
 	*batchp = NULL;
 	g_mutex_lock(&db->lock);
-	if (db->failed) {
+	ret = db->failed ? -EIO : number_sequenced(db, batch);
+	if (ret < 0) {
 		g_mutex_unlock(&db->lock);
 		kv_batch_destroy(&batch);
-		return -EIO;
+		return ret;
 	}
 	ticket = ++db->last_ticket;
 	for (guint i = 0; i < batch->ops->len; i++) {

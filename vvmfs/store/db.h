@@ -39,10 +39,16 @@ int db_scan(struct db *db, enum kv_table table, const void *prefix,
 		      const void *value, size_t value_len),
 	    void *ctx);
 
-int db_last_key(struct db *db, enum kv_table table, GBytes **key_r);
-
 /* Takes the batch (and NULLs *batch) and queues it. Returns a ticket for
- * db_wait(), or -EIO (as a negative value) if the store has failed. */
+ * db_wait(), or -EIO (as a negative value) if the store has failed.
+ *
+ * Sequenced puts (kv_batch_put_sequenced()) get their keys here: the next
+ * number of their sequence, 8 bytes big-endian, and the batch also puts
+ * the sequence's last number into KV_META under its name (as
+ * rec_u64_encode() writes it). Numbers are taken and batches queued under
+ * one lock and written in queue order, so the record on disk is never
+ * behind a key it handed out, whatever order writers built batches in. A
+ * sequence whose record is missing starts at 1. */
 int64_t db_submit(struct db *db, struct kv_batch **batch);
 
 /* Waits until the batch of ticket is durable. 0 or -EIO. */

@@ -15,7 +15,8 @@ void kv_batch_destroy(struct kv_batch **batch)
 	for (guint i = 0; i < (*batch)->ops->len; i++) {
 		struct kv_op *op = &g_array_index((*batch)->ops, struct kv_op, i);
 
-		g_bytes_unref(op->key);
+		if (op->key != NULL)
+			g_bytes_unref(op->key);
 		if (op->value != NULL)
 			g_bytes_unref(op->value);
 	}
@@ -51,6 +52,18 @@ void kv_batch_delete(struct kv_batch *batch, enum kv_table table,
 		.table = table,
 		.key = g_bytes_new(key, key_len),
 		.value = NULL,
+	};
+
+	g_array_append_val(batch->ops, op);
+}
+
+void kv_batch_put_sequenced(struct kv_batch *batch, enum kv_table table,
+			    const char *sequence, GBytes *value)
+{
+	struct kv_op op = {
+		.table = table,
+		.value = value,
+		.sequence = sequence,
 	};
 
 	g_array_append_val(batch->ops, op);

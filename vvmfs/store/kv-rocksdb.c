@@ -229,25 +229,6 @@ static int rocks_write(struct kv *kv, const struct kv_batch *batch,
 	return 0;
 }
 
-static int rocks_last_key(struct kv *kv, enum kv_table table, GBytes **key_r)
-{
-	rocksdb_iterator_t *it;
-	int ret = -ENOENT;
-
-	it = rocksdb_create_iterator_cf(kv->db, kv->read_options,
-					kv->cf[table]);
-	rocksdb_iter_seek_to_last(it);
-	if (rocksdb_iter_valid(it)) {
-		size_t len;
-		const char *key = rocksdb_iter_key(it, &len);
-
-		*key_r = g_bytes_new(key, len);
-		ret = 0;
-	}
-	rocksdb_iter_destroy(it);
-	return ret;
-}
-
 static char *rocks_stats(struct kv *kv)
 {
 	char *text = rocksdb_property_value(kv->db, "rocksdb.stats");
@@ -264,6 +245,5 @@ const struct kv_backend kv_rocksdb_backend = {
 	.get = rocks_get,
 	.scan = rocks_scan,
 	.write = rocks_write,
-	.last_key = rocks_last_key,
 	.stats = rocks_stats,
 };

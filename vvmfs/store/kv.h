@@ -48,8 +48,6 @@ struct kv_backend {
 	/* Applies the batch atomically; with sync, returns only once it is
 	 * durable. 0 or -EIO. */
 	int (*write)(struct kv *kv, const struct kv_batch *batch, bool sync);
-	/* Returns the largest key in table, as for get; -ENOENT if empty. */
-	int (*last_key)(struct kv *kv, enum kv_table table, GBytes **key_r);
 	/* Engine statistics for humans; caller frees. */
 	char *(*stats)(struct kv *kv);
 };
@@ -59,8 +57,11 @@ extern const struct kv_backend kv_rocksdb_backend;
 /* A batch is a list of puts and deletes, applied in order. */
 struct kv_op {
 	enum kv_table table;
-	GBytes *key;
+	GBytes *key;   /* NULL until db_submit() numbers a sequenced put */
 	GBytes *value; /* NULL: delete */
+	/* For a sequenced put, the name of its sequence (db.h); a backend
+	 * never sees one. */
+	const char *sequence;
 };
 
 struct kv_batch {
@@ -77,6 +78,11 @@ void kv_batch_put_bytes(struct kv_batch *batch, enum kv_table table,
 			const void *key, size_t key_len, GBytes *value);
 void kv_batch_delete(struct kv_batch *batch, enum kv_table table,
 		     const void *key, size_t key_len);
+/* Puts value (taking ownership) under the next number of the store-wide
+ * sequence named sequence (a static string), which db_submit() assigns:
+ * see db.h. */
+void kv_batch_put_sequenced(struct kv_batch *batch, enum kv_table table,
+			    const char *sequence, GBytes *value);
 /* Moves every op of from to the end of to. */
 void kv_batch_append(struct kv_batch *to, struct kv_batch *from);
 

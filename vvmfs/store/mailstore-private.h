@@ -16,14 +16,19 @@ struct mailstore {
 	GHashTable *counters; /* KV_META counter name -> uint64_t, global_lock */
 	/* All changes to one subscriber's data run under its stripe. */
 	GMutex sub_locks[SUB_LOCK_STRIPES];
-	/* Next message id (body/index key); never reused while referenced. */
-	uint64_t next_msgid;
-	uint64_t next_outbox_seq;
+	/* What ms_format_open() found: 1 only for a store opened check_only
+	 * before its upgrade. */
+	int format;
 	GMutex errors_lock;
 	GHashTable *mailbox_errors; /* mbox_id -> last rejection reason */
 };
 
 GMutex *ms_sub_lock(struct mailstore *ms, uint32_t sub_id);
+
+/* ms-format.c: checks the store format, upgrading an older one unless
+ * check_only. -ENOTSUP for a format this vvmfs does not know, -EIO;
+ * *error_r then says why. */
+int ms_format_open(struct mailstore *ms, bool check_only, char **error_r);
 
 int ms_get_subscriber(struct mailstore *ms, uint32_t sub_id,
 		      struct rec_subscriber *rec_r);
@@ -74,7 +79,6 @@ struct ms_sync {
 	int64_t length;
 };
 
-void ms_outbox_init(struct mailstore *ms);
 /* Queues a SYNC if the subscriber's status is active. */
 int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
 		  uint32_t sub_id, const struct ms_sync *sync);

@@ -25,7 +25,6 @@ int mailstore_open(const char *dir, const struct ms_options *options,
 		   struct mailstore **ms_r, char **error_r)
 {
 	struct mailstore *ms = g_new0(struct mailstore, 1);
-	g_autoptr(GBytes) last = NULL;
 	int ret;
 
 	if (g_mkdir_with_parents(dir, 0700) < 0) {
@@ -47,12 +46,11 @@ int mailstore_open(const char *dir, const struct ms_options *options,
 	ms->mailbox_errors = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 	ms->counters = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					     g_free);
-	/* Message ids continue after the largest body key. */
-	ms->next_msgid = 1;
-	if (db_last_key(ms->db, KV_BODIES, &last) == 0 &&
-	    g_bytes_get_size(last) == 8)
-		ms->next_msgid = key_get_be64(g_bytes_get_data(last, NULL)) + 1;
-	ms_outbox_init(ms);
+	ret = ms_format_open(ms, options->check_only, error_r);
+	if (ret < 0) {
+		mailstore_close(&ms);
+		return ret;
+	}
 	*ms_r = ms;
 	return 0;
 }

@@ -41,6 +41,9 @@ struct ms_sms_config {
 struct ms_options {
 	struct vvm_profile_limits profile_limits;
 	struct ms_sms_config sms;
+	/* Write nothing at open, not even the upgrade of an older store
+	 * format (fsck without repair). */
+	bool check_only;
 };
 
 /* A pending server-originated SMS, as MOUNT/.outbox/sms/<seq> shows it. */

@@ -276,11 +276,17 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 		*reason_r = "mailbox has used up its UIDs";
 		ret = -ENOSPC;
 	}
+	if (ret == 0 && sub.last_msgid == G_MAXUINT32) {
+		*reason_r = "subscriber has used up its message ids";
+		ret = -ENOSPC;
+	}
 	if (ret < 0) {
 		g_mutex_unlock(lock);
 		return ret;
 	}
-	msg.msgid = __atomic_fetch_add(&ms->next_msgid, 1, __ATOMIC_RELAXED);
+	/* The counter is in the subscriber record this batch writes anyway
+	 * (quota usage), under the lock that orders its writers. */
+	msg.msgid = MSGID_MAKE(mbox.sub_id, ++sub.last_msgid);
 
 	batch = kv_batch_create();
 	key_body(&k, msg.msgid);

@@ -9,18 +9,6 @@
 #include <errno.h>
 #include <string.h>
 
-void ms_outbox_init(struct mailstore *ms)
-{
-	g_autoptr(GBytes) last = NULL;
-
-	/* Sequence numbers only need to order what is pending. */
-	ms->next_outbox_seq = 1;
-	if (db_last_key(ms->db, KV_OUTBOX, &last) == 0 &&
-	    g_bytes_get_size(last) == 8)
-		ms->next_outbox_seq =
-			key_get_be64(g_bytes_get_data(last, NULL)) + 1;
-}
-
 static char *profile_value(struct mailstore *ms, uint32_t sub_id,
 			   const char *name)
 {
@@ -31,18 +19,17 @@ static char *profile_value(struct mailstore *ms, uint32_t sub_id,
 	return value;
 }
 
-/* Adds one entry to batch under the next sequence number. */
-static void outbox_put_entry(struct mailstore *ms, struct kv_batch *batch,
+/* Adds one entry to batch; it gets its number when the batch is
+ * submitted, so that numbers follow the order entries are committed in
+ * and the counter on disk is never behind one. */
+static void outbox_put_entry(struct kv_batch *batch,
 			     const struct vvm_sms_entry *entry)
 {
-	g_autoptr(GString) text = g_string_new(NULL);
-	uint64_t seq = __atomic_fetch_add(&ms->next_outbox_seq, 1,
-					  __ATOMIC_RELAXED);
-	struct key k;
+	GString *text = g_string_new(NULL);
 
 	vvm_sms_entry_format(entry, text);
-	key_outbox(&k, seq);
-	kv_batch_put(batch, KV_OUTBOX, k.data, k.len, text->str, text->len);
+	kv_batch_put_sequenced(batch, KV_OUTBOX, OUTBOX_SEQUENCE,
+			       g_string_free_to_bytes(text));
 }
 
 /* The entry for a subscriber: to its number, on its application port.
@@ -61,7 +48,7 @@ static void outbox_put(struct mailstore *ms, struct kv_batch *batch,
 				   G_MAXUINT16);
 	entry.text_len = MIN(text->len, VVM_SMS_TEXT_MAX);
 	memcpy(entry.text, text->str, entry.text_len);
-	outbox_put_entry(ms, batch, &entry);
+	outbox_put_entry(batch, &entry);
 }
 
 static char current_status(struct mailstore *ms, uint32_t sub_id)
@@ -276,7 +263,7 @@ int ms_outbox_add(struct mailstore *ms, const char *text, size_t len,
 		vvm_sms_server_msg_destroy(&msg);
 	}
 	batch = kv_batch_create();
-	outbox_put_entry(ms, batch, &entry);
+	outbox_put_entry(batch, &entry);
 	ret = db_commit(ms->db, &batch);
 	kv_batch_destroy(&batch);
 	return ret;

@@ -6,6 +6,8 @@
 #define REC_VERSION 1
 /* rec_subscriber with login failures */
 #define REC_SUBSCRIBER_V2 2
+/* rec_subscriber with login failures and the message counter */
+#define REC_SUBSCRIBER_V3 3
 
 static void key_put(struct key *k, const void *data, size_t len)
 {
@@ -277,18 +279,16 @@ static int r_done(struct rec_reader *r)
 GBytes *rec_subscriber_encode(const struct rec_subscriber *rec)
 {
 	struct rec_writer w;
-	bool v2 = rec->login_failures != 0 || rec->login_last != 0;
 
-	w_init_version(&w, v2 ? REC_SUBSCRIBER_V2 : REC_VERSION);
+	w_init_version(&w, REC_SUBSCRIBER_V3);
 	w_u64(&w, (uint64_t)rec->created);
 	w_u64(&w, rec->bytes);
 	w_u64(&w, rec->messages);
 	w_u64(&w, rec->voice_seconds);
 	w_u64(&w, rec->greeting_seconds);
-	if (v2) {
-		w_u64(&w, rec->login_failures);
-		w_u64(&w, (uint64_t)rec->login_last);
-	}
+	w_u64(&w, rec->login_failures);
+	w_u64(&w, (uint64_t)rec->login_last);
+	w_u32(&w, rec->last_msgid);
 	w_str(&w, rec->msisdn);
 	return w_finish(&w);
 }
@@ -300,7 +300,7 @@ int rec_subscriber_decode(GBytes *data, struct rec_subscriber *rec_r)
 	const void *p = g_bytes_get_data(data, &len);
 	unsigned version;
 
-	version = r_init_version(&r, p, len, REC_VERSION, REC_SUBSCRIBER_V2);
+	version = r_init_version(&r, p, len, REC_VERSION, REC_SUBSCRIBER_V3);
 	rec_r->created = (int64_t)r_u64(&r);
 	rec_r->bytes = r_u64(&r);
 	rec_r->messages = r_u64(&r);
@@ -308,10 +308,13 @@ int rec_subscriber_decode(GBytes *data, struct rec_subscriber *rec_r)
 	rec_r->greeting_seconds = r_u64(&r);
 	rec_r->login_failures = 0;
 	rec_r->login_last = 0;
-	if (version == REC_SUBSCRIBER_V2) {
+	rec_r->last_msgid = 0;
+	if (version >= REC_SUBSCRIBER_V2) {
 		rec_r->login_failures = r_u64(&r);
 		rec_r->login_last = (int64_t)r_u64(&r);
 	}
+	if (version >= REC_SUBSCRIBER_V3)
+		rec_r->last_msgid = r_u32(&r);
 	r_str(&r, rec_r->msisdn, sizeof(rec_r->msisdn));
 	return r_done(&r);
 }

@@ -4,7 +4,9 @@
  * that keys sort numerically, every record field little-endian with a
  * leading version byte.
  *
- *   KV_META         "next_sub_id" "next_mbox_id" "last_uidvalidity" -> u64
+ *   KV_META         "format"                   -> u64, the store format
+ *                   "next_sub_id" "next_mbox_id" "last_uidvalidity"
+ *                   "outbox_seq"               -> u64, the last one handed out
  *   KV_SUBSCRIBERS  'N' msisdn                 -> sub_id (u32)
  *                   'S' sub_id                 -> struct rec_subscriber
  *                   'P' sub_id key-name        -> profile value
@@ -19,7 +21,13 @@
  *   KV_BODIES       msgid                      -> canonical message bytes
  *                   msgid format               -> a rendition's bytes
  *   KV_OUTBOX       seq                        -> outbox entry text
- */
+ *
+ * Every id is allocated from a counter record written in the same batch
+ * as the first record it names, never from the keys already there
+ * (docs/design.md, "Ids"). A message id (msgid) is its subscriber's id in
+ * the high 32 bits and that subscriber's message counter (rec_subscriber
+ * last_msgid) in the low 32; ids below 2^32 were handed out by store
+ * format 1 from one store-wide counter. */
 #ifndef VVM_SCHEMA_H
 #define VVM_SCHEMA_H
 
@@ -58,9 +66,21 @@ void key_outbox(struct key *k, uint64_t seq);
 uint32_t key_get_be32(const uint8_t *p);
 uint64_t key_get_be64(const uint8_t *p);
 
-/* Version 1 records have no login failures (they read as 0 0); version 2
- * is written only while there are some, so that a store in which no login
- * ever failed stays readable by a vvmfs that predates them. */
+/* The store format this vvmfs writes. 1: message ids from the largest
+ * body key (store formats before "format" was recorded); 2: message ids
+ * per subscriber, outbox numbers from a counter. */
+#define STORE_FORMAT 2
+#define STORE_FORMAT_KEY "format"
+#define OUTBOX_SEQUENCE "outbox_seq"
+
+/* Message ids: (sub_id << 32) | the subscriber's counter. */
+#define MSGID_MAKE(sub_id, n) (((uint64_t)(sub_id) << 32) | (uint32_t)(n))
+#define MSGID_SUBSCRIBER(msgid) ((uint32_t)((msgid) >> 32))
+#define MSGID_COUNTER(msgid) ((uint32_t)(msgid))
+
+/* Version 1 records have no login failures (they read as 0 0), version 2
+ * no message counter (it reads as 0); version 3, with both, is the one
+ * written. */
 struct rec_subscriber {
 	int64_t created;
 	uint64_t bytes;
@@ -69,6 +89,7 @@ struct rec_subscriber {
 	uint64_t greeting_seconds;
 	uint64_t login_failures;
 	int64_t login_last; /* Unix time of the last failed login */
+	uint32_t last_msgid; /* the last message counter handed out */
 	char msisdn[16];
 };
 
