@@ -5,11 +5,6 @@
 
 #include <errno.h>
 
-/* The index record: a version byte, then what the rendition is. */
-#define RENDITION_V1 1
-#define RENDITION_ORIGINAL 0   /* the format serves the original */
-#define RENDITION_OWN 1        /* own bytes (KV_BODIES) and index follow */
-
 void ms_delete_content(struct kv_batch *batch, uint64_t msgid)
 {
 	struct key k;

@@ -93,6 +93,13 @@ struct rec_subscriber {
 	char msisdn[16];
 };
 
+/* A rendition's record ('R'): a version byte, then what the rendition
+ * is; for RENDITION_OWN its serialized index follows, and its bytes are
+ * in KV_BODIES. */
+#define RENDITION_V1 1
+#define RENDITION_ORIGINAL 0   /* the format serves the original */
+#define RENDITION_OWN 1        /* own bytes and index */
+
 struct rec_mailbox {
 	uint32_t sub_id;
 	uint32_t uidvalidity;
