@@ -250,7 +250,7 @@ static int deposit(struct vvmfs *fs, struct pending *p, const char **reason_r)
 	ret = ms_message_deposit(fs->ms, p->mbox_id, &d, &p->uid, reason_r);
 	if (ret == -ENOENT)
 		*reason_r = "mailbox no longer exists";
-	else if (ret == -EIO)
+	else if (ret == -EIO && *reason_r == NULL)
 		*reason_r = "store failure";
 	return ret;
 }

@@ -336,10 +336,12 @@ static void rename_message(fuse_req_t req, uint32_t src, const char *name,
 		return;
 	}
 	/* The target name is not kept, but it must not hide another file. */
-	if ((fs_parse_uid_name(newname, &target_uid) &&
-	     ms_message_get(fs->ms, dst, target_uid, &msg) == 0)) {
-		fuse_reply_err(req, EEXIST);
-		return;
+	if (fs_parse_uid_name(newname, &target_uid)) {
+		ret = ms_message_get(fs->ms, dst, target_uid, &msg);
+		if (ret != -ENOENT) {
+			fuse_reply_err(req, ret == 0 ? EEXIST : -ret);
+			return;
+		}
 	}
 	node = dyn_pending_lookup(fs, dst, newname);
 	if (node != NULL) {

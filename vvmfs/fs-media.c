@@ -597,9 +597,15 @@ static int render_and_cache(struct vvmfs *fs, uint32_t mbox_id,
 		*index_r = index;
 	}
 	/* A failed transcode is cached as "the original" too, so that a
-	 * hostile file costs the worker once, not at every fetch. */
-	ms_rendition_put(fs->ms, mbox_id, msg->uid, msg->msgid, (uint8_t)target,
-			 rendered, blob);
+	 * hostile file costs the worker once, not at every fetch. The cache
+	 * is best effort: a rendition not kept is made again; -ENOENT is a
+	 * message expunged meanwhile. */
+	ret = ms_rendition_put(fs->ms, mbox_id, msg->uid, msg->msgid,
+			       (uint8_t)target, rendered, blob);
+	if (ret < 0 && ret != -ENOENT)
+		g_warning("rendition of %u/%u as %s not cached: %s", mbox_id,
+			  msg->uid, media_target_token(target),
+			  g_strerror(-ret));
 	return 0;
 }
 
@@ -627,9 +633,14 @@ int media_rendition(struct vvmfs *fs, uint32_t mbox_id, uint32_t uid,
 	if (ret < 0)
 		return ret;
 	accept = g_strsplit(accept_text, ",", -1);
-	if (*accept_text == '\0' ||
-	    ms_message_audio(fs->ms, msg.msgid, &audio) < 0 ||
-	    !rendition_target(accept, audio, &target))
+	if (*accept_text == '\0')
+		return original(fs, msg.msgid, body_r, index_r);
+	/* No audio record: no audio parts. One that cannot be read is an
+	 * error, not a message without audio. */
+	ret = ms_message_audio(fs->ms, msg.msgid, &audio);
+	if (ret < 0 && ret != -ENOENT)
+		return ret;
+	if (ret == -ENOENT || !rendition_target(accept, audio, &target))
 		return original(fs, msg.msgid, body_r, index_r);
 	ret = ms_rendition_get(fs->ms, msg.msgid, (uint8_t)target, &cached,
 			       &cached_index);

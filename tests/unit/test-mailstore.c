@@ -6,8 +6,10 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "db.h"
 #include "index.h"
 #include "mailstore.h"
+#include "schema.h"
 #include "vvm-flags.h"
 
 struct fixture {
@@ -596,6 +598,34 @@ static void test_outbox_numbers_never_reused(struct fixture *f,
 			 g_array_index(before, uint64_t, 2));
 }
 
+/* A quota limit that cannot be read refuses what it would limit, and
+ * reads back as an error: never as "unlimited". */
+static void test_unreadable_quota_refuses(struct fixture *f,
+					  gconstpointer data)
+{
+	g_autofree char *error = NULL;
+	struct kv_batch *batch = kv_batch_create();
+	const char *reason = NULL;
+	struct db *db = NULL;
+	struct ms_quota q;
+	struct key k;
+	uint32_t uid;
+
+	mailstore_close(&f->ms);
+	g_assert_cmpint(db_open(f->dir, false, &db, &error), ==, 0);
+	key_profile(&k, f->sub, "quota_messages");
+	kv_batch_put(batch, KV_SUBSCRIBERS, k.data, k.len, "12x", 3);
+	g_assert_cmpint(db_commit(db, &batch), ==, 0);
+	db_close(&db);
+	store_open(f);
+
+	g_assert_cmpint(deposit_text(f, f->inbox, message_text, 0, &uid,
+				     &reason), ==, -EIO);
+	g_assert_cmpstr(reason, ==, "quota limits unreadable");
+	g_assert_cmpint(ms_quota_get(f->ms, f->sub, &q), ==, -EIO);
+	g_assert_cmpuint(mailbox(f, f->inbox).messages, ==, 0);
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -615,5 +645,6 @@ int main(int argc, char *argv[])
 	ADD("renditions", test_renditions);
 	ADD("msgids-never-reused", test_msgids_never_reused);
 	ADD("outbox-numbers-never-reused", test_outbox_numbers_never_reused);
+	ADD("unreadable-quota-refuses", test_unreadable_quota_refuses);
 	return g_test_run();
 }

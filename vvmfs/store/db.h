@@ -17,19 +17,20 @@
 struct db;
 
 /* Returns 0 and *db_r, or -errno with *error_r (g_free). */
-int db_open(const char *dir, bool create, struct db **db_r, char **error_r);
+int db_open(const char *dir, bool create, struct db **db_r, char **error_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 void db_close(struct db **db);
 
 /* Point read that sees submitted batches. 0, -ENOENT or -EIO. The value
  * may pin the engine's memory: release it before db_close(). */
 int db_get(struct db *db, enum kv_table table, const void *key,
-	   size_t key_len, GBytes **value_r);
+	   size_t key_len, GBytes **value_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* db_get() for readers outside the store's locks: a value that is still
  * in flight is returned only once it is durable, so that nothing a reader
  * saw (a UID, UIDNEXT) can be lost to a crash. */
 int db_get_durable(struct db *db, enum kv_table table, const void *key,
-		   size_t key_len, GBytes **value_r);
+		   size_t key_len, GBytes **value_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Prefix scan of what is written; batches still in flight are not seen.
  * Contract as kv_backend.scan. */
@@ -37,7 +38,7 @@ int db_scan(struct db *db, enum kv_table table, const void *prefix,
 	    size_t prefix_len, const void *start, size_t start_len,
 	    int (*cb)(void *ctx, const void *key, size_t key_len,
 		      const void *value, size_t value_len),
-	    void *ctx);
+	    void *ctx) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Takes the batch (and NULLs *batch) and queues it. Returns a ticket for
  * db_wait(), or -EIO (as a negative value) if the store has failed.
@@ -49,17 +50,18 @@ int db_scan(struct db *db, enum kv_table table, const void *prefix,
  * one lock and written in queue order, so the record on disk is never
  * behind a key it handed out, whatever order writers built batches in. A
  * sequence whose record is missing starts at 1. */
-int64_t db_submit(struct db *db, struct kv_batch **batch);
+int64_t db_submit(struct db *db, struct kv_batch **batch)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Waits until the batch of ticket is durable. 0 or -EIO. */
-int db_wait(struct db *db, int64_t ticket);
+int db_wait(struct db *db, int64_t ticket) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Waits until every batch submitted so far is durable, so that a scan
  * sees them. 0 or -EIO. */
-int db_wait_all(struct db *db);
+int db_wait_all(struct db *db) G_GNUC_WARN_UNUSED_RESULT;
 
 /* db_submit() then db_wait(). */
-int db_commit(struct db *db, struct kv_batch **batch);
+int db_commit(struct db *db, struct kv_batch **batch) G_GNUC_WARN_UNUSED_RESULT;
 
 char *db_stats(struct db *db);
 

@@ -28,18 +28,19 @@ GMutex *ms_sub_lock(struct mailstore *ms, uint32_t sub_id);
 /* ms-format.c: checks the store format, upgrading an older one unless
  * check_only. -ENOTSUP for a format this vvmfs does not know, -EIO;
  * *error_r then says why. */
-int ms_format_open(struct mailstore *ms, bool check_only, char **error_r);
+int ms_format_open(struct mailstore *ms, bool check_only, char **error_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 int ms_get_subscriber(struct mailstore *ms, uint32_t sub_id,
-		      struct rec_subscriber *rec_r);
+		      struct rec_subscriber *rec_r) G_GNUC_WARN_UNUSED_RESULT;
 void ms_put_subscriber(struct kv_batch *batch, uint32_t sub_id,
 		       const struct rec_subscriber *rec);
 int ms_get_mailbox(struct mailstore *ms, uint32_t mbox_id,
-		   struct rec_mailbox *rec_r);
+		   struct rec_mailbox *rec_r) G_GNUC_WARN_UNUSED_RESULT;
 void ms_put_mailbox(struct kv_batch *batch, uint32_t mbox_id,
 		    const struct rec_mailbox *rec);
 int ms_get_message(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
-		   struct rec_message *rec_r);
+		   struct rec_message *rec_r) G_GNUC_WARN_UNUSED_RESULT;
 void ms_put_message(struct kv_batch *batch, uint32_t mbox_id, uint32_t uid,
 		    const struct rec_message *rec);
 void ms_put_change(struct kv_batch *batch, uint32_t mbox_id, uint64_t modseq,
@@ -52,16 +53,19 @@ void ms_delete_change(struct kv_batch *batch, uint32_t mbox_id,
 /* Allocates the next value of a store-wide counter in KV_META; call with
  * global_lock held, and commit batch before releasing it. */
 int ms_next_counter(struct mailstore *ms, struct kv_batch *batch,
-		    const char *name, uint64_t floor, uint64_t *value_r);
-/* Reads a uint profile value (quota limits); 0 when unset. */
-uint64_t ms_profile_uint(struct mailstore *ms, uint32_t sub_id,
-			 const char *name);
+		    const char *name, uint64_t floor, uint64_t *value_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+/* Reads a uint profile value (quota limits): 0 with *value_r, 0 when
+ * unset; -EIO when it cannot be read or is not a number, never a
+ * value that would lift a limit. */
+int ms_profile_uint(struct mailstore *ms, uint32_t sub_id, const char *name,
+		    uint64_t *value_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Adds a new mailbox to batch; call with global_lock held and commit
  * before releasing it. */
 int ms_mailbox_create_locked(struct mailstore *ms, struct kv_batch *batch,
 			     uint32_t sub_id, const char *name,
-			     uint32_t *id_r);
+			     uint32_t *id_r) G_GNUC_WARN_UNUSED_RESULT;
 /* ms-outbox.c: notifications, queued into the batch of their change. */
 enum ms_sync_event {
 	MS_SYNC_NEW,      /* NM */
@@ -81,16 +85,19 @@ struct ms_sync {
 
 /* Queues a SYNC if the subscriber's status is active. */
 int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
-		  uint32_t sub_id, const struct ms_sync *sync);
+		  uint32_t sub_id, const struct ms_sync *sync)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Queues the STATUS that announces status st. -EINVAL with *reason_r when
  * the deployment's SMS settings or the profile cannot make a valid one. */
 int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
-		    uint32_t sub_id, char st, const char **reason_r);
+		    uint32_t sub_id, char st, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 bool ms_mailbox_is_inbox(const struct rec_mailbox *mbox);
 bool ms_mailbox_is_greetings(const struct rec_mailbox *mbox);
 /* Locks the subscriber that owns mbox_id and reads the mailbox record.
  * On success returns 0 with the lock held; on error unlocked. */
 int ms_lock_mailbox(struct mailstore *ms, uint32_t mbox_id,
-		    struct rec_mailbox *rec_r, GMutex **lock_r);
+		    struct rec_mailbox *rec_r, GMutex **lock_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

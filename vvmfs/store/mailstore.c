@@ -410,24 +410,34 @@ int ms_profile_set(struct mailstore *ms, uint32_t sub_id,
 	return ret;
 }
 
-uint64_t ms_profile_uint(struct mailstore *ms, uint32_t sub_id,
-			 const char *name)
+int ms_profile_uint(struct mailstore *ms, uint32_t sub_id, const char *name,
+		    uint64_t *value_r)
 {
 	g_autoptr(GBytes) value = NULL;
 	struct key k;
-	char buf[24];
+	char buf[24], *end;
 	gsize len;
 	const char *data;
+	int ret;
 
 	key_profile(&k, sub_id, name);
-	if (db_get(ms->db, KV_SUBSCRIBERS, k.data, k.len, &value) < 0)
+	ret = db_get(ms->db, KV_SUBSCRIBERS, k.data, k.len, &value);
+	if (ret == -ENOENT) {
+		*value_r = 0;
 		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	/* Written only as validated decimal; anything else is damage. */
 	data = g_bytes_get_data(value, &len);
 	if (len == 0 || len >= sizeof(buf))
-		return 0;
+		return -EIO;
 	memcpy(buf, data, len);
 	buf[len] = '\0';
-	return g_ascii_strtoull(buf, NULL, 10);
+	if (!g_ascii_isdigit(buf[0]))
+		return -EIO;
+	*value_r = g_ascii_strtoull(buf, &end, 10);
+	return *end == '\0' ? 0 : -EIO;
 }
 
 int ms_quota_get(struct mailstore *ms, uint32_t sub_id,
@@ -442,13 +452,18 @@ int ms_quota_get(struct mailstore *ms, uint32_t sub_id,
 	quota_r->used.messages = rec.messages;
 	quota_r->used.voice_seconds = rec.voice_seconds;
 	quota_r->used.greeting_seconds = rec.greeting_seconds;
-	quota_r->limit_kb = ms_profile_uint(ms, sub_id, "quota_storage_kb");
-	quota_r->limit_messages = ms_profile_uint(ms, sub_id, "quota_messages");
-	quota_r->limit_voice_seconds =
-		ms_profile_uint(ms, sub_id, "quota_voice_seconds");
-	quota_r->limit_greeting_seconds =
-		ms_profile_uint(ms, sub_id, "quota_greeting_seconds");
-	return 0;
+	ret = ms_profile_uint(ms, sub_id, "quota_storage_kb",
+			      &quota_r->limit_kb);
+	if (ret == 0)
+		ret = ms_profile_uint(ms, sub_id, "quota_messages",
+				      &quota_r->limit_messages);
+	if (ret == 0)
+		ret = ms_profile_uint(ms, sub_id, "quota_voice_seconds",
+				      &quota_r->limit_voice_seconds);
+	if (ret == 0)
+		ret = ms_profile_uint(ms, sub_id, "quota_greeting_seconds",
+				      &quota_r->limit_greeting_seconds);
+	return ret;
 }
 
 int ms_login_failures_get(struct mailstore *ms, uint32_t sub_id,

@@ -121,61 +121,69 @@ struct ms_deposit {
 void ms_options_default(struct ms_options *options_r);
 
 int mailstore_open(const char *dir, const struct ms_options *options,
-		   struct mailstore **ms_r, char **error_r);
+		   struct mailstore **ms_r, char **error_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 void mailstore_close(struct mailstore **ms);
 
 /* Subscribers */
 bool ms_msisdn_valid(const char *name);
 int ms_subscriber_create(struct mailstore *ms, const char *msisdn,
-			 uint32_t *id_r);
+			 uint32_t *id_r) G_GNUC_WARN_UNUSED_RESULT;
 /* -ENOTEMPTY while any of its mailboxes holds a message. */
-int ms_subscriber_remove(struct mailstore *ms, const char *msisdn);
+int ms_subscriber_remove(struct mailstore *ms, const char *msisdn)
+	G_GNUC_WARN_UNUSED_RESULT;
 int ms_subscriber_lookup(struct mailstore *ms, const char *msisdn,
-			 uint32_t *id_r);
+			 uint32_t *id_r) G_GNUC_WARN_UNUSED_RESULT;
 int ms_subscriber_get(struct mailstore *ms, uint32_t id,
-		      struct ms_subscriber *sub_r);
+		      struct ms_subscriber *sub_r) G_GNUC_WARN_UNUSED_RESULT;
 /* Calls cb for each subscriber with msisdn > after (NULL: all), in order,
  * until cb returns nonzero. */
 int ms_subscriber_list(struct mailstore *ms, const char *after,
 		       int (*cb)(void *ctx, const struct ms_subscriber *sub),
-		       void *ctx);
+		       void *ctx) G_GNUC_WARN_UNUSED_RESULT;
 int ms_quota_get(struct mailstore *ms, uint32_t sub_id,
-		 struct ms_quota *quota_r);
+		 struct ms_quota *quota_r) G_GNUC_WARN_UNUSED_RESULT;
 /* The failed-login count as durably stored; -ENOENT without subscriber. */
 int ms_login_failures_get(struct mailstore *ms, uint32_t sub_id,
-			  struct ms_login_failures *lf_r);
+			  struct ms_login_failures *lf_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Counts one more failed login at now, or (reset) clears the count to
  * 0 0. Durable when it returns 0; touches nothing else (no modseq, no
  * SMS). -ENOENT without subscriber, -EIO. */
 int ms_login_failures_update(struct mailstore *ms, uint32_t sub_id,
 			     bool reset, int64_t now,
-			     struct ms_login_failures *lf_r);
+			     struct ms_login_failures *lf_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Profile: values are validated here with vvm_profile_validate(). */
 int ms_profile_get(struct mailstore *ms, uint32_t sub_id,
-		   const struct vvm_profile_key *key, char **value_r);
+		   const struct vvm_profile_key *key, char **value_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 int ms_profile_set(struct mailstore *ms, uint32_t sub_id,
 		   const struct vvm_profile_key *key, const char *value,
-		   size_t len, const char **reason_r);
+		   size_t len, const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Mailboxes */
 bool ms_mailbox_name_valid(const char *name);
 bool ms_mailbox_is_special(const char *name); /* INBOX, Greetings */
 int ms_mailbox_create(struct mailstore *ms, uint32_t sub_id,
-		      const char *name, uint32_t *id_r);
+		      const char *name, uint32_t *id_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 int ms_mailbox_remove(struct mailstore *ms, uint32_t sub_id,
-		      const char *name);
+		      const char *name) G_GNUC_WARN_UNUSED_RESULT;
 int ms_mailbox_rename(struct mailstore *ms, uint32_t sub_id,
-		      const char *from, const char *to);
+		      const char *from, const char *to)
+	G_GNUC_WARN_UNUSED_RESULT;
 int ms_mailbox_lookup(struct mailstore *ms, uint32_t sub_id,
-		      const char *name, uint32_t *id_r);
+		      const char *name, uint32_t *id_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Fills *mbox_r; free its name with ms_mailbox_clear(). */
 int ms_mailbox_get(struct mailstore *ms, uint32_t id,
-		   struct ms_mailbox *mbox_r);
+		   struct ms_mailbox *mbox_r) G_GNUC_WARN_UNUSED_RESULT;
 void ms_mailbox_clear(struct ms_mailbox *mbox);
 int ms_mailbox_list(struct mailstore *ms, uint32_t sub_id,
 		    int (*cb)(void *ctx, const char *name, uint32_t id),
-		    void *ctx);
+		    void *ctx) G_GNUC_WARN_UNUSED_RESULT;
 /* The last rejection in a mailbox, for user.vvm.error. */
 void ms_mailbox_set_error(struct mailstore *ms, uint32_t mbox_id,
 			  const char *reason);
@@ -183,34 +191,38 @@ char *ms_mailbox_get_error(struct mailstore *ms, uint32_t mbox_id);
 
 /* Messages */
 int ms_message_get(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
-		   struct ms_message *msg_r);
+		   struct ms_message *msg_r) G_GNUC_WARN_UNUSED_RESULT;
 /* Calls cb for each message with uid > after_uid in uid order. */
 int ms_message_list(struct mailstore *ms, uint32_t mbox_id,
 		    uint32_t after_uid,
 		    int (*cb)(void *ctx, const struct ms_message *msg),
-		    void *ctx);
+		    void *ctx) G_GNUC_WARN_UNUSED_RESULT;
 /* Commits a message durably. Returns 0 and *uid_r, or -EDQUOT (with
  * *reason_r naming the quota), -ENOENT, -EINVAL, -EIO. */
 int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 		       const struct ms_deposit *deposit, uint32_t *uid_r,
-		       const char **reason_r);
+		       const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 /* Changes flags; a no-op change keeps the modseq. -EINVAL with *reason_r
  * for a flag this mailbox does not allow. */
 int ms_message_store_flags(struct mailstore *ms, uint32_t mbox_id,
 			   uint32_t uid, int op, uint32_t flags,
-			   struct ms_message *msg_r, const char **reason_r);
-int ms_message_expunge(struct mailstore *ms, uint32_t mbox_id, uint32_t uid);
+			   struct ms_message *msg_r, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+int ms_message_expunge(struct mailstore *ms, uint32_t mbox_id, uint32_t uid)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* IMAP MOVE within one subscriber: -EXDEV across subscribers, -EDQUOT
  * (with *reason_r) when the target's kind of seconds would go over. */
 int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 		    uint32_t dst_mbox, uint32_t *new_uid_r,
-		    const char **reason_r);
-int ms_message_body(struct mailstore *ms, uint64_t msgid, GBytes **body_r);
+		    const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
+int ms_message_body(struct mailstore *ms, uint64_t msgid, GBytes **body_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 int ms_message_index(struct mailstore *ms, uint64_t msgid,
-		     struct index **index_r);
+		     struct index **index_r) G_GNUC_WARN_UNUSED_RESULT;
 /* What the commit found of the message's audio parts, as vvmfs wrote it
  * (fs-media.c); -ENOENT when it has none. */
-int ms_message_audio(struct mailstore *ms, uint64_t msgid, GBytes **audio_r);
+int ms_message_audio(struct mailstore *ms, uint64_t msgid, GBytes **audio_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 #define MS_RENDITION_FORMATS 8
 /* ms-rendition.c: the cache of a message's renditions, one per format
@@ -220,36 +232,40 @@ int ms_message_audio(struct mailstore *ms, uint64_t msgid, GBytes **audio_r);
  * *body_r NULL when the original is what that format serves; -ENOENT
  * when nothing is cached. */
 int ms_rendition_get(struct mailstore *ms, uint64_t msgid, uint8_t format,
-		     GBytes **body_r, GBytes **index_r);
+		     GBytes **body_r, GBytes **index_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Caches a rendition (body NULL: serve the original) of the message uid
  * of mbox_id, if that is still msgid: a rendition made while the
  * message was expunged is dropped, not left behind. */
 int ms_rendition_put(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
 		     uint64_t msgid, uint8_t format, GBytes *body,
-		     GBytes *index);
+		     GBytes *index) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The SMS outbox: entries are written in the same batch as the change
  * they announce, and removed by the sender once the SMSC took them. */
 int ms_outbox_list(struct mailstore *ms,
-		   int (*cb)(void *ctx, uint64_t seq, size_t size), void *ctx);
-int ms_outbox_get(struct mailstore *ms, uint64_t seq, GBytes **text_r);
-int ms_outbox_remove(struct mailstore *ms, uint64_t seq);
+		   int (*cb)(void *ctx, uint64_t seq, size_t size), void *ctx)
+	G_GNUC_WARN_UNUSED_RESULT;
+int ms_outbox_get(struct mailstore *ms, uint64_t seq, GBytes **text_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+int ms_outbox_remove(struct mailstore *ms, uint64_t seq)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Removes those of the n entries that are there, in one commit: a sender
  * retiring what the SMSC accepted pays one WAL sync for many. */
 int ms_outbox_remove_many(struct mailstore *ms, const uint64_t *seqs,
-			  size_t n);
+			  size_t n) G_GNUC_WARN_UNUSED_RESULT;
 /* Queues an entry given whole (vvm_sms_entry_parse()'s format): an answer
  * to a number that is no subscriber, an administrator's message. A SYNC
  * or STATUS text must be one the codec parses. -EINVAL with *reason_r. */
 int ms_outbox_add(struct mailstore *ms, const char *text, size_t len,
-		  const char **reason_r);
+		  const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Whether STATUS SMS can be made with these deployment settings: a
  * value the codec refuses would make every status change fail. Returns 0
  * or -EINVAL with *reason_r naming the field. */
 int ms_sms_config_check(const struct ms_sms_config *cfg,
 			const struct vvm_profile_limits *limits,
-			const char **reason_r);
+			const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Notifications asked for by name (MOUNT/<msisdn>'s user.vvm.notify). */
 enum ms_notify {
@@ -260,16 +276,17 @@ enum ms_notify {
 /* Queues the notification in a batch of its own. A SYNC is queued only
  * while the status is active, as every SYNC. */
 int ms_notify(struct mailstore *ms, uint32_t sub_id, enum ms_notify what,
-	      const char **reason_r);
+	      const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Appends the change feed of a mailbox since modseq (docs/fs-layout.md);
  * full adds each listed message's size, INTERNALDATE, index strings and
  * header block. */
 int ms_changes(struct mailstore *ms, uint32_t mbox_id, uint64_t since,
-	       bool full, GString *out);
+	       bool full, GString *out) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Expunges up to max messages whose Expires is <= now; returns how many. */
-int ms_expire(struct mailstore *ms, int64_t now, unsigned max);
+int ms_expire(struct mailstore *ms, int64_t now, unsigned max)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 char *ms_stats(struct mailstore *ms);
 
@@ -277,6 +294,7 @@ char *ms_stats(struct mailstore *ms);
  * UIDNEXT against UIDs, quota sums, index and bodies against messages.
  * Appends findings to report. Returns the number of problems found (after
  * repair: found and fixed), or -errno. */
-int mailstore_fsck(const char *dir, bool repair, GString *report);
+int mailstore_fsck(const char *dir, bool repair, GString *report)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

@@ -157,18 +157,24 @@ static int quota_check(struct mailstore *ms, uint32_t sub_id,
 		       const struct rec_subscriber *after,
 		       const char **reason_r)
 {
-	uint64_t kb = ms_profile_uint(ms, sub_id, "quota_storage_kb");
+	struct ms_quota q;
+	int ret = ms_quota_get(ms, sub_id, &q);
 
-	if (over(before->bytes, after->bytes, kb * 1024))
+	/* A limit that cannot be read refuses the change: it is not
+	 * "unlimited". */
+	if (ret < 0) {
+		*reason_r = "quota limits unreadable";
+		return ret;
+	}
+	if (over(before->bytes, after->bytes, q.limit_kb * 1024))
 		*reason_r = "storage quota exceeded";
-	else if (over(before->messages, after->messages,
-		      ms_profile_uint(ms, sub_id, "quota_messages")))
+	else if (over(before->messages, after->messages, q.limit_messages))
 		*reason_r = "message count quota exceeded";
 	else if (over(before->voice_seconds, after->voice_seconds,
-		      ms_profile_uint(ms, sub_id, "quota_voice_seconds")))
+		      q.limit_voice_seconds))
 		*reason_r = "voice seconds quota exceeded";
 	else if (over(before->greeting_seconds, after->greeting_seconds,
-		      ms_profile_uint(ms, sub_id, "quota_greeting_seconds")))
+		      q.limit_greeting_seconds))
 		*reason_r = "greeting seconds quota exceeded";
 	else
 		return 0;

@@ -9,14 +9,11 @@
 #include <errno.h>
 #include <string.h>
 
-static char *profile_value(struct mailstore *ms, uint32_t sub_id,
-			   const char *name)
+/* A profile value by name; a read error is an error, never "". */
+static int profile_value(struct mailstore *ms, uint32_t sub_id,
+			 const char *name, char **value_r)
 {
-	char *value = NULL;
-
-	if (ms_profile_get(ms, sub_id, vvm_profile_key_find(name), &value) < 0)
-		return g_strdup("");
-	return value;
+	return ms_profile_get(ms, sub_id, vvm_profile_key_find(name), value_r);
 }
 
 /* Adds one entry to batch; it gets its number when the batch is
@@ -35,27 +32,36 @@ static void outbox_put_entry(struct kv_batch *batch,
 /* The entry for a subscriber: to its number, on its application port.
  * Every SYNC and STATUS replaces the last one of its kind on the phone
  * (spec "Server Originated SMS Message Characteristics"). */
-static void outbox_put(struct mailstore *ms, struct kv_batch *batch,
-		       uint32_t sub_id, enum vvm_sms_entry_kind kind,
-		       const GString *text)
+static int outbox_put(struct mailstore *ms, struct kv_batch *batch,
+		      uint32_t sub_id, enum vvm_sms_entry_kind kind,
+		      const GString *text)
 {
-	struct rec_subscriber sub = { 0 };
+	struct rec_subscriber sub;
 	struct vvm_sms_entry entry = { .kind = kind, .replace = true };
+	uint64_t port;
+	int ret;
 
-	ms_get_subscriber(ms, sub_id, &sub);
+	ret = ms_get_subscriber(ms, sub_id, &sub);
+	if (ret == 0)
+		ret = ms_profile_uint(ms, sub_id, "app_port", &port);
+	if (ret < 0)
+		return ret;
 	g_strlcpy(entry.to, sub.msisdn, sizeof(entry.to));
-	entry.port = (uint16_t)MIN(ms_profile_uint(ms, sub_id, "app_port"),
-				   G_MAXUINT16);
+	entry.port = (uint16_t)MIN(port, G_MAXUINT16);
 	entry.text_len = MIN(text->len, VVM_SMS_TEXT_MAX);
 	memcpy(entry.text, text->str, entry.text_len);
 	outbox_put_entry(batch, &entry);
+	return 0;
 }
 
-static char current_status(struct mailstore *ms, uint32_t sub_id)
+static int current_status(struct mailstore *ms, uint32_t sub_id, char *st_r)
 {
-	g_autofree char *status = profile_value(ms, sub_id, "status");
+	g_autofree char *status = NULL;
+	int ret = profile_value(ms, sub_id, "status", &status);
 
-	return status[0];
+	if (ret == 0)
+		*st_r = status[0];
+	return ret;
 }
 
 int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
@@ -71,10 +77,15 @@ int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
 	g_autoptr(GTimeZone) tz = g_time_zone_new_local();
 	struct vvm_sms_sync s = { 0 };
 	const char *reason = NULL;
+	char st = '\0';
+	int ret;
 
-	if (!vvm_status_active(current_status(ms, sub_id)))
-		return 0;
-	prefix = profile_value(ms, sub_id, "client_prefix");
+	ret = current_status(ms, sub_id, &st);
+	if (ret < 0 || !vvm_status_active(st))
+		return ret;
+	ret = profile_value(ms, sub_id, "client_prefix", &prefix);
+	if (ret < 0)
+		return ret;
 	s.ev = events[sync->ev];
 	s.id = sync->uid;
 	s.c = MIN(sync->count, 99999u);
@@ -94,8 +105,7 @@ int ms_queue_sync(struct mailstore *ms, struct kv_batch *batch,
 		if (vvm_sms_sync_encode(prefix, &s, text, &reason) < 0)
 			return -EINVAL;
 	}
-	outbox_put(ms, batch, sub_id, VVM_SMS_ENTRY_SYNC, text);
-	return 0;
+	return outbox_put(ms, batch, sub_id, VVM_SMS_ENTRY_SYNC, text);
 }
 
 /* The STATUS fields that come from the deployment and the status: what
@@ -148,52 +158,79 @@ int ms_sms_config_check(const struct ms_sms_config *cfg,
 /* srv without its 1:/2: for the whole deployment, or for the client
  * types that want it (Android's stock client takes the value as a host
  * name as it is). */
-static bool srv_bare(struct mailstore *ms, uint32_t sub_id)
+static int srv_bare(struct mailstore *ms, uint32_t sub_id, bool *bare_r)
 {
 	const struct ms_sms_config *cfg = &ms->options.sms;
 	g_autofree char *client = NULL;
+	int ret;
 
-	if (cfg->srv_bare)
-		return true;
-	if (cfg->srv_bare_clients == NULL)
-		return false;
-	client = profile_value(ms, sub_id, "client_type");
-	for (const char *const *p = cfg->srv_bare_clients; *p != NULL; p++) {
-		if (g_pattern_match_simple(*p, client))
-			return true;
-	}
-	return false;
+	*bare_r = cfg->srv_bare;
+	if (cfg->srv_bare || cfg->srv_bare_clients == NULL)
+		return 0;
+	ret = profile_value(ms, sub_id, "client_type", &client);
+	for (const char *const *p = cfg->srv_bare_clients;
+	     ret == 0 && *p != NULL && !*bare_r; p++)
+		*bare_r = g_pattern_match_simple(*p, client);
+	return ret;
+}
+
+/* The profile values a STATUS carries. */
+enum status_value {
+	SV_PREFIX, SV_USER, SV_PASSWORD, SV_SMTP_USER, SV_SMTP_PASSWORD,
+	SV_TRANSCRIPTION, SV_COUNT
+};
+
+static const char *const status_keys[SV_COUNT] = {
+	[SV_PREFIX] = "client_prefix",
+	[SV_USER] = "imap_user",
+	[SV_PASSWORD] = "imap_password",
+	[SV_SMTP_USER] = "smtp_user",
+	[SV_SMTP_PASSWORD] = "smtp_password",
+	[SV_TRANSCRIPTION] = "transcription",
+};
+
+static int status_text(struct mailstore *ms, uint32_t sub_id, char st,
+		       char **v, GString *text, const char **reason_r)
+{
+	const struct ms_sms_config *cfg = &ms->options.sms;
+	struct vvm_sms_status s;
+	bool bare = false;
+	int ret = 0;
+
+	for (int i = 0; ret == 0 && i < SV_COUNT; i++)
+		ret = profile_value(ms, sub_id, status_keys[i], &v[i]);
+	if (ret == 0)
+		ret = srv_bare(ms, sub_id, &bare);
+	if (ret < 0)
+		return ret;
+	status_init(&s, st, cfg, &ms->options.profile_limits);
+	s.u = v[SV_USER];
+	s.pw = v[SV_PASSWORD];
+	/* The spec's "0" stands for "no SMTP deposit". */
+	s.smtp_u = cfg->spt != 0 && v[SV_SMTP_USER][0] != '\0'
+		? v[SV_SMTP_USER] : "0";
+	s.smtp_pw = cfg->spt != 0 && v[SV_SMTP_PASSWORD][0] != '\0'
+		? v[SV_SMTP_PASSWORD] : "0";
+	s.vt = strcmp(v[SV_TRANSCRIPTION], "on") == 0;
+	if (vvm_sms_status_encode(v[SV_PREFIX], &s,
+				  bare ? VVM_SMS_SRV_BARE : 0, text,
+				  reason_r) < 0)
+		return -EINVAL;
+	return 0;
 }
 
 int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
 		    uint32_t sub_id, char st, const char **reason_r)
 {
-	const struct ms_sms_config *cfg = &ms->options.sms;
-	g_autofree char *prefix = profile_value(ms, sub_id, "client_prefix");
-	g_autofree char *user = profile_value(ms, sub_id, "imap_user");
-	g_autofree char *password = profile_value(ms, sub_id, "imap_password");
-	g_autofree char *smtp_user = profile_value(ms, sub_id, "smtp_user");
-	g_autofree char *smtp_password =
-		profile_value(ms, sub_id, "smtp_password");
-	g_autofree char *transcription =
-		profile_value(ms, sub_id, "transcription");
 	g_autoptr(GString) text = g_string_new(NULL);
-	struct vvm_sms_status s;
+	char *values[SV_COUNT] = { 0 };
+	int ret = status_text(ms, sub_id, st, values, text, reason_r);
 
-	status_init(&s, st, cfg, &ms->options.profile_limits);
-	s.u = user;
-	s.pw = password;
-	/* The spec's "0" stands for "no SMTP deposit". */
-	s.smtp_u = cfg->spt != 0 && smtp_user[0] != '\0' ? smtp_user : "0";
-	s.smtp_pw = cfg->spt != 0 && smtp_password[0] != '\0' ? smtp_password
-								  : "0";
-	s.vt = strcmp(transcription, "on") == 0;
-	if (vvm_sms_status_encode(prefix, &s,
-				  srv_bare(ms, sub_id) ? VVM_SMS_SRV_BARE : 0,
-				  text, reason_r) < 0)
-		return -EINVAL;
-	outbox_put(ms, batch, sub_id, VVM_SMS_ENTRY_STATUS, text);
-	return 0;
+	for (int i = 0; i < SV_COUNT; i++)
+		g_free(values[i]);
+	if (ret < 0)
+		return ret;
+	return outbox_put(ms, batch, sub_id, VVM_SMS_ENTRY_STATUS, text);
 }
 
 /* Queues a SYNC MBU for the subscriber's INBOX as it stands. */
@@ -218,16 +255,17 @@ int ms_notify(struct mailstore *ms, uint32_t sub_id, enum ms_notify what,
 	      const char **reason_r)
 {
 	GMutex *lock = ms_sub_lock(ms, sub_id);
-	g_autofree char *status = NULL;
 	struct rec_subscriber sub;
+	char st = '\0';
 	struct kv_batch *batch = kv_batch_create();
 	int ret;
 
 	g_mutex_lock(lock);
 	ret = ms_get_subscriber(ms, sub_id, &sub);
 	if (ret == 0 && what == MS_NOTIFY_STATUS) {
-		status = profile_value(ms, sub_id, "status");
-		ret = ms_queue_status(ms, batch, sub_id, status[0], reason_r);
+		ret = current_status(ms, sub_id, &st);
+		if (ret == 0)
+			ret = ms_queue_status(ms, batch, sub_id, st, reason_r);
 	} else if (ret == 0) {
 		ret = queue_mbu(ms, batch, sub_id);
 	}

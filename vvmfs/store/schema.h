@@ -134,17 +134,20 @@ struct rec_change {
 };
 
 GBytes *rec_subscriber_encode(const struct rec_subscriber *rec);
-int rec_subscriber_decode(GBytes *data, struct rec_subscriber *rec_r);
+int rec_subscriber_decode(GBytes *data, struct rec_subscriber *rec_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 GBytes *rec_mailbox_encode(const struct rec_mailbox *rec);
-int rec_mailbox_decode(GBytes *data, struct rec_mailbox *rec_r);
+int rec_mailbox_decode(GBytes *data, struct rec_mailbox *rec_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 GBytes *rec_message_encode(const struct rec_message *rec);
 int rec_message_decode(const void *data, size_t len,
-		       struct rec_message *rec_r);
+		       struct rec_message *rec_r) G_GNUC_WARN_UNUSED_RESULT;
 GBytes *rec_change_encode(const struct rec_change *rec);
-int rec_change_decode(const void *data, size_t len, struct rec_change *rec_r);
+int rec_change_decode(const void *data, size_t len, struct rec_change *rec_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Name index values: a big-endian id. -EIO if value is not one. */
-int rec_id_decode(GBytes *value, uint32_t *id_r);
+int rec_id_decode(GBytes *value, uint32_t *id_r) G_GNUC_WARN_UNUSED_RESULT;
 GBytes *rec_u64_encode(uint64_t value);
-int rec_u64_decode(GBytes *data, uint64_t *value_r);
+int rec_u64_decode(GBytes *data, uint64_t *value_r) G_GNUC_WARN_UNUSED_RESULT;
 
 #endif
