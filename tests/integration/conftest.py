@@ -28,15 +28,22 @@ def is_mounted(path):
 
 
 class Vvmfs:
-    """One vvmfs daemon over one store; can be killed and mounted again."""
+    """One vvmfs daemon over one store; can be killed and mounted again.
 
-    def __init__(self, root):
+    Whenever the daemon stops, by SIGTERM or SIGKILL, mid-test or at
+    teardown, `vvmadm fsck` checks the store it left: every commit is one
+    atomic batch, so no stop may leave anything for fsck to find, and any
+    finding fails the test. A test that damages a store on purpose says
+    so with fsck=False."""
+
+    def __init__(self, root, fsck=True):
         self.root = Path(root)
         self.store = self.root / "store"
         self.mnt = self.root / "mnt"
         self.log = self.root / "vvmfs.log"
         self.mnt.mkdir(parents=True, exist_ok=True)
         self.proc = None
+        self.fsck = fsck
 
     def mount(self, *options):
         args = [str(VVMFS), "-f"]
@@ -59,6 +66,7 @@ class Vvmfs:
 
     def kill(self, sig=signal.SIGKILL):
         """Kills the daemon the hard way and clears the dead mount."""
+        stopped = self.proc is not None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
@@ -66,9 +74,12 @@ class Vvmfs:
         if is_mounted(self.mnt):
             subprocess.run(["fusermount3", "-u", "-z", str(self.mnt)],
                            check=False)
+        if stopped:
+            self.check_store()
 
     def unmount(self):
         """Clean unmount through SIGTERM, as an administrator would."""
+        stopped = self.proc is not None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             rc = self.proc.wait(timeout=30)
@@ -76,6 +87,18 @@ class Vvmfs:
                 rc, self.log.read_text()[-2000:])
         self.proc = None
         assert not is_mounted(self.mnt)
+        if stopped:
+            self.check_store()
+
+    def check_store(self):
+        """vvmadm fsck of the store no vvmfs runs on any more."""
+        if not self.fsck or not (self.store / "CURRENT").exists():
+            return
+        r = subprocess.run([str(VVMADM), "fsck", str(self.store)],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, \
+            "vvmadm fsck after vvmfs stopped (exit %d):\n%s%s" % (
+                r.returncode, r.stdout, r.stderr)
 
     def remount(self, *options):
         self.unmount()
