@@ -190,7 +190,7 @@ static int sequence_last(struct db *db, const char *name, uint64_t **last_r)
  * is left unnumbered and no number is taken. */
 static int number_sequenced(struct db *db, struct kv_batch *batch)
 {
-	g_autoptr(GHashTable) used = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GHashTable) used = NULL;
 	GHashTableIter iter;
 	gpointer name, value;
 	int ret;
@@ -201,11 +201,15 @@ static int number_sequenced(struct db *db, struct kv_batch *batch)
 
 		if (op->sequence == NULL)
 			continue;
+		if (used == NULL)
+			used = g_hash_table_new(g_str_hash, g_str_equal);
 		ret = sequence_last(db, op->sequence, &last);
 		if (ret < 0)
 			return ret;
 		g_hash_table_insert(used, (gpointer)op->sequence, last);
 	}
+	if (used == NULL)
+		return 0;
 	for (guint i = 0; i < batch->ops->len; i++) {
 		struct kv_op *op = &g_array_index(batch->ops, struct kv_op, i);
 		uint64_t *last, be;
