@@ -4,17 +4,73 @@
 #include <string.h>
 #include <unistd.h>
 
+const char *vvm_config_path(const char *file)
+{
+	if (file == NULL && access(VVM_CONFIG_DEFAULT, F_OK) == 0)
+		return VVM_CONFIG_DEFAULT;
+	return file;
+}
+
+void vvm_config_error_in(const char *file, char **error)
+{
+	const char *path = vvm_config_path(file);
+	char *message;
+
+	if (path == NULL)
+		return;
+	message = g_strdup_printf("%s: %s", path, *error);
+	g_free(*error);
+	*error = message;
+}
+
+/* A string value GLib cannot read (not UTF-8) would read as absent,
+ * i.e. as its default, through every string reader: refuse the file
+ * instead, naming the first such key. (An unknown escape is read with
+ * its backslash kept, so it is no absent value.) */
+static int check_strings(GKeyFile *kf, char **error_r)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+	for (char **g = groups; *g != NULL; g++) {
+		g_auto(GStrv) keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+
+		for (char **k = keys; k != NULL && *k != NULL; k++) {
+			g_autofree char *value =
+				g_key_file_get_string(kf, *g, *k, NULL);
+
+			if (value == NULL) {
+				g_autofree char *raw =
+					g_key_file_get_value(kf, *g, *k, NULL);
+				g_autofree char *shown =
+					g_strescape(raw != NULL ? raw : "",
+						    NULL);
+
+				*error_r = g_strdup_printf(
+					"[%s] %s: '%s' is not valid UTF-8",
+					*g, *k, shown);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int vvm_config_open(const char *file, GKeyFile **kf_r, char **error_r)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) error = NULL;
+	int ret;
 
-	if (file == NULL && access(VVM_CONFIG_DEFAULT, F_OK) == 0)
-		file = VVM_CONFIG_DEFAULT;
+	file = vvm_config_path(file);
 	if (file != NULL &&
 	    !g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, &error)) {
 		*error_r = g_strdup_printf("%s: %s", file, error->message);
 		return error->domain == G_FILE_ERROR ? -ENOENT : -EINVAL;
+	}
+	ret = check_strings(kf, error_r);
+	if (ret < 0) {
+		vvm_config_error_in(file, error_r);
+		return ret;
 	}
 	*kf_r = g_steal_pointer(&kf);
 	return 0;
@@ -30,24 +86,76 @@ char *vvm_config_string(GKeyFile *kf, const char *group, const char *key,
 	return g_strdup(fallback);
 }
 
-unsigned int vvm_config_uint(GKeyFile *kf, const char *group,
-			     const char *key, unsigned int fallback)
+/* The raw text of a key, stripped; NULL when the key is absent. The raw
+ * value, not g_key_file_get_string()'s: that one is NULL also for a
+ * value it cannot read, which must not pass for absent. */
+static char *raw_value(GKeyFile *kf, const char *group, const char *key)
 {
-	g_autoptr(GError) error = NULL;
-	guint64 value = g_key_file_get_uint64(kf, group, key, &error);
+	char *value = g_key_file_get_value(kf, group, key, NULL);
 
-	if (error != NULL || value > G_MAXUINT)
-		return fallback;
-	return (unsigned int)value;
+	return value != NULL ? g_strstrip(value) : NULL;
 }
 
-bool vvm_config_bool(GKeyFile *kf, const char *group, const char *key,
-		     bool fallback)
+int vvm_config_u64(GKeyFile *kf, const char *group, const char *key,
+		   uint64_t fallback, uint64_t min, uint64_t max,
+		   uint64_t *value_r, char **error_r)
 {
-	g_autoptr(GError) error = NULL;
-	gboolean value = g_key_file_get_boolean(kf, group, key, &error);
+	g_autofree char *text = raw_value(kf, group, key);
+	guint64 value;
 
-	return error != NULL ? fallback : value;
+	if (text == NULL) {
+		*value_r = fallback;
+		return 0;
+	}
+	/* g_ascii_string_to_unsigned() takes no sign, no space and no
+	 * trailing text, only digits. */
+	if (!g_ascii_string_to_unsigned(text, 10, min, max, &value, NULL)) {
+		*error_r = g_strdup_printf("[%s] %s: '%s' is not a number "
+					   "from %" G_GUINT64_FORMAT
+					   " to %" G_GUINT64_FORMAT,
+					   group, key, text, (guint64)min,
+					   (guint64)max);
+		return -EINVAL;
+	}
+	*value_r = value;
+	return 0;
+}
+
+int vvm_config_uint(GKeyFile *kf, const char *group, const char *key,
+		    unsigned int fallback, unsigned int min, unsigned int max,
+		    unsigned int *value_r, char **error_r)
+{
+	uint64_t value;
+	int ret = vvm_config_u64(kf, group, key, fallback, min, max, &value,
+				 error_r);
+
+	if (ret < 0)
+		return ret;
+	*value_r = (unsigned int)value;
+	return 0;
+}
+
+int vvm_config_bool(GKeyFile *kf, const char *group, const char *key,
+		    bool fallback, bool *value_r, char **error_r)
+{
+	g_autofree char *text = raw_value(kf, group, key);
+
+	if (text == NULL) {
+		*value_r = fallback;
+		return 0;
+	}
+	/* What g_key_file_get_boolean() reads, in any case. */
+	if (g_ascii_strcasecmp(text, "true") == 0 || strcmp(text, "1") == 0) {
+		*value_r = true;
+	} else if (g_ascii_strcasecmp(text, "false") == 0 ||
+		   strcmp(text, "0") == 0) {
+		*value_r = false;
+	} else {
+		*error_r = g_strdup_printf("[%s] %s: '%s' is not true or "
+					   "false", group, key, text);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 char **vvm_config_list(GKeyFile *kf, const char *group, const char *key,
@@ -130,25 +238,5 @@ int vvm_config_tls(GKeyFile *kf, const char *group, const char *fallback,
 	*mode_r = mode;
 	*cert_r = g_steal_pointer(&cert);
 	*key_r = g_steal_pointer(&key);
-	return 0;
-}
-
-int vvm_config_u64(GKeyFile *kf, const char *group, const char *key,
-		   uint64_t fallback, uint64_t *value_r, char **error_r)
-{
-	g_autofree char *text = vvm_config_string(kf, group, key, NULL);
-	guint64 value;
-
-	if (text == NULL) {
-		*value_r = fallback;
-		return 0;
-	}
-	if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, &value,
-					NULL)) {
-		*error_r = g_strdup_printf("[%s] %s: '%s' is not a number",
-					   group, key, text);
-		return -EINVAL;
-	}
-	*value_r = value;
 	return 0;
 }

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vvm-config.h"
+
 #define DEFAULT_CONFIG "/etc/vvm/vvm.conf"
 
 struct cmdline {
@@ -78,8 +80,10 @@ static bool parse_u64(const char *text, uint64_t min, uint64_t max,
 static char **srv_bare_clients;
 
 /* What STATUS SMS say about this deployment, from [sms]; its strings are
- * kept for the daemon's life. */
-static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
+ * kept for the daemon's life. A number or switch that is there but
+ * malformed is an error (*error_r), never the default. */
+static int load_sms_config(GKeyFile *kf, struct ms_sms_config *sms,
+			   char **error_r)
 {
 	static const struct {
 		const char *key;
@@ -91,7 +95,17 @@ static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
 		{ "languages", offsetof(struct ms_sms_config, lang) },
 		{ "subscribe_url", offsetof(struct ms_sms_config, rs) },
 	};
-	uint64_t v;
+	const struct {
+		const char *key;
+		unsigned *value;
+		unsigned min, max;
+	} numbers[] = {
+		{ "imap_port", &sms->ipt, 1, 65535 },
+		/* 0: no SMTP deposit */
+		{ "smtp_port", &sms->spt, 0, 65535 },
+		{ "greeting_seconds", &sms->g_len, 0, 999 },
+	};
+	int ret = 0;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(strings); i++) {
 		char *value = g_key_file_get_string(kf, "sms", strings[i].key,
@@ -104,45 +118,34 @@ static void load_sms_config(GKeyFile *kf, struct ms_sms_config *sms)
 			g_intern_string(value);
 		g_free(value);
 	}
-	if ((v = (uint64_t)g_key_file_get_uint64(kf, "sms", "imap_port",
-						 NULL)) > 0)
-		sms->ipt = (unsigned)v;
-	if (g_key_file_has_key(kf, "sms", "smtp_port", NULL))
-		sms->spt = (unsigned)g_key_file_get_uint64(kf, "sms",
-							   "smtp_port", NULL);
-	if ((v = (uint64_t)g_key_file_get_uint64(kf, "sms", "greeting_seconds",
-						 NULL)) > 0)
-		sms->g_len = (unsigned)v;
-	sms->srv_bare = g_key_file_get_boolean(kf, "sms", "server_bare", NULL);
+	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(numbers); i++)
+		ret = vvm_config_uint(kf, "sms", numbers[i].key,
+				      *numbers[i].value, numbers[i].min,
+				      numbers[i].max, numbers[i].value,
+				      error_r);
+	if (ret == 0)
+		ret = vvm_config_bool(kf, "sms", "server_bare", sms->srv_bare,
+				      &sms->srv_bare, error_r);
+	if (ret < 0)
+		return ret;
 	/* Kept for the daemon's life, as the strings above. */
 	srv_bare_clients = g_key_file_get_string_list(
 		kf, "sms", "server_bare_clients", NULL, NULL);
 	sms->srv_bare_clients = (const char *const *)srv_bare_clients;
+	return 0;
 }
 
 /* [imap] and [smtp] max_sessions: a limit that read as unlimited by
- * mistake would lift the spec's cap silently, so a bad one stops vvmfs. */
-static int load_max_sessions(GKeyFile *kf, const char *file,
-			     unsigned *limits)
+ * mistake would lift the spec's cap silently. */
+static int load_max_sessions(GKeyFile *kf, unsigned *limits, char **error_r)
 {
-	for (int i = 0; i < SESSION_PROTOS; i++) {
-		const char *group = session_proto_name(i);
-		g_autofree char *text =
-			g_key_file_get_value(kf, group, "max_sessions", NULL);
-		uint64_t v;
+	int ret = 0;
 
-		if (text == NULL)
-			continue;
-		if (!parse_u64(g_strstrip(text), 0, G_MAXINT, &v)) {
-			fprintf(stderr,
-				"vvmfs: %s: [%s] max_sessions is not a number: "
-				"%s\n",
-				file, group, text);
-			return -1;
-		}
-		limits[i] = (unsigned)v;
-	}
-	return 0;
+	for (int i = 0; ret == 0 && i < SESSION_PROTOS; i++)
+		ret = vvm_config_uint(kf, session_proto_name(i),
+				      "max_sessions", limits[i], 0, G_MAXINT,
+				      &limits[i], error_r);
+	return ret;
 }
 
 /* Every inode reports owner's uid and primary group, so that shims that
@@ -175,7 +178,7 @@ static int set_owner(struct vvmfs *fs, const char *owner)
 
 /* [media]: the worker, its budget and the Content-Duration policy. A
  * value that is not what it should be stops vvmfs at start. */
-static int load_media(GKeyFile *kf, const char *file, struct vvmfs *fs)
+static int load_media(GKeyFile *kf, struct vvmfs *fs, char **error_r)
 {
 	static const struct {
 		const char *key;
@@ -185,46 +188,83 @@ static int load_media(GKeyFile *kf, const char *file, struct vvmfs *fs)
 		{ "max_cpu_seconds", offsetof(struct media_budget, cpu_seconds) },
 		{ "max_memory_mb", offsetof(struct media_budget, memory_mb) },
 	};
-	g_autofree char *policy = g_key_file_get_string(kf, "media",
-							"duration_mismatch", NULL);
-	uint64_t v;
+	g_autofree char *policy = vvm_config_string(kf, "media",
+						    "duration_mismatch", NULL);
+	int ret = 0;
 
 	fs->options.media_worker = media_worker_path(kf);
 	media_worker_use_registry(kf);
-	for (size_t i = 0; i < G_N_ELEMENTS(limits); i++) {
-		g_autofree char *text = g_key_file_get_value(
-			kf, "media", limits[i].key, NULL);
+	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(limits); i++) {
+		char *budget = (char *)&fs->options.media_budget;
+		unsigned *value = (unsigned *)(budget + limits[i].offset);
 
-		if (text == NULL)
-			continue;
-		if (!parse_u64(g_strstrip(text), 1, 86400 * 1024, &v)) {
-			fprintf(stderr, "vvmfs: %s: [media] %s is not a positive number\n",
-				file, limits[i].key);
-			return -1;
-		}
-		*(unsigned *)((char *)&fs->options.media_budget +
-			      limits[i].offset) = (unsigned)v;
+		/* 0 in the budget is its default (media_budget_defaults()). */
+		ret = vvm_config_uint(kf, "media", limits[i].key, 0, 1,
+				      86400 * 1024, value, error_r);
 	}
+	if (ret < 0)
+		return ret;
 	if (policy != NULL && strcmp(policy, "reject") != 0 &&
 	    strcmp(policy, "correct") != 0) {
-		fprintf(stderr, "vvmfs: %s: [media] duration_mismatch is neither correct nor reject\n",
-			file);
-		return -1;
+		*error_r = g_strdup_printf("[media] duration_mismatch: '%s' is "
+					   "neither correct nor reject",
+					   policy);
+		return -EINVAL;
 	}
 	fs->options.duration_reject = policy != NULL &&
 				      strcmp(policy, "reject") == 0;
 	return 0;
 }
 
+/* The config file's settings; *error_r names the first bad one. */
+static int load_config(GKeyFile *kf, struct vvmfs *fs,
+		       struct ms_options *ms_opts, char **error_r)
+{
+	struct vvm_profile_limits *pins = &ms_opts->profile_limits;
+	const char *reason = NULL;
+	uint64_t size;
+	int ret;
+
+	ret = vvm_config_u64(kf, "vvmfs", "max_message_size",
+			     fs->options.max_message_size, 1, G_MAXUINT32,
+			     &size, error_r);
+	if (ret == 0) {
+		fs->options.max_message_size = size;
+		ret = vvm_config_uint(kf, "vvmfs", "retention_interval",
+				      fs->options.retention_interval, 1, 86400,
+				      &fs->options.retention_interval,
+				      error_r);
+	}
+	if (ret == 0)
+		ret = vvm_config_uint(kf, "profile", "pin_min", pins->pin_min,
+				      1, 99, &pins->pin_min, error_r);
+	if (ret == 0)
+		ret = vvm_config_uint(kf, "profile", "pin_max", pins->pin_max,
+				      1, 99, &pins->pin_max, error_r);
+	if (ret == 0 && pins->pin_min > pins->pin_max) {
+		*error_r = g_strdup("[profile] pin_min/pin_max out of order");
+		ret = -EINVAL;
+	}
+	if (ret == 0)
+		ret = load_sms_config(kf, &ms_opts->sms, error_r);
+	if (ret == 0 && ms_sms_config_check(&ms_opts->sms, pins, &reason) < 0) {
+		*error_r = g_strdup_printf("[sms]: %s", reason);
+		ret = -EINVAL;
+	}
+	if (ret == 0)
+		ret = load_max_sessions(kf, fs->options.max_sessions, error_r);
+	if (ret == 0)
+		ret = load_media(kf, fs, error_r);
+	return ret;
+}
+
 /* Settings come from the config file, then -o options override them. */
 static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 			struct ms_options *ms_opts)
 {
-	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) error = NULL;
+	g_autoptr(GKeyFile) kf = NULL;
+	g_autofree char *error = NULL;
 	g_autofree char *owner = NULL;
-	const char *file = cmd->config_file;
-	const char *reason = NULL;
 	uint64_t v;
 
 	fs->options.max_message_size = 32 << 20;
@@ -233,42 +273,16 @@ static int load_options(struct vvmfs *fs, const struct cmdline *cmd,
 	fs->options.max_sessions[SESSION_IMAP] = 1;
 	fs->options.max_sessions[SESSION_SMTP] = 0;
 	ms_options_default(ms_opts);
-	if (file == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
-		file = DEFAULT_CONFIG;
-	if (file != NULL) {
-		if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE,
-					       &error)) {
-			fprintf(stderr, "vvmfs: %s: %s\n", file,
-				error->message);
-			return -1;
-		}
-		v = (uint64_t)g_key_file_get_uint64(kf, "vvmfs",
-						    "max_message_size", NULL);
-		if (v > 0)
-			fs->options.max_message_size = v;
-		v = (uint64_t)g_key_file_get_uint64(kf, "vvmfs",
-						    "retention_interval", NULL);
-		if (v > 0)
-			fs->options.retention_interval = (unsigned)v;
-		v = (uint64_t)g_key_file_get_uint64(kf, "profile", "pin_min",
-						    NULL);
-		if (v > 0)
-			ms_opts->profile_limits.pin_min = (unsigned)v;
-		v = (uint64_t)g_key_file_get_uint64(kf, "profile", "pin_max",
-						    NULL);
-		if (v > 0)
-			ms_opts->profile_limits.pin_max = (unsigned)v;
-		load_sms_config(kf, &ms_opts->sms);
-		if (ms_sms_config_check(&ms_opts->sms,
-					&ms_opts->profile_limits, &reason) < 0) {
-			fprintf(stderr, "vvmfs: %s: [sms]: %s\n", file, reason);
-			return -1;
-		}
-		if (load_max_sessions(kf, file, fs->options.max_sessions) < 0 ||
-		    load_media(kf, file, fs) < 0)
-			return -1;
-		owner = g_key_file_get_string(kf, "vvmfs", "owner", NULL);
+	if (vvm_config_open(cmd->config_file, &kf, &error) < 0) {
+		fprintf(stderr, "vvmfs: %s\n", error);
+		return -1;
 	}
+	if (load_config(kf, fs, ms_opts, &error) < 0) {
+		vvm_config_error_in(cmd->config_file, &error);
+		fprintf(stderr, "vvmfs: %s\n", error);
+		return -1;
+	}
+	owner = vvm_config_string(kf, "vvmfs", "owner", NULL);
 	if (cmd->owner != NULL) {
 		g_free(owner);
 		owner = g_strdup(cmd->owner);

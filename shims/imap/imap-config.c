@@ -6,32 +6,69 @@
 
 #include "vvm-config.h"
 
-static void load_keys(GKeyFile *kf, struct imap_config *c)
+static void load_strings(GKeyFile *kf, struct imap_config *c)
 {
 	c->mount = vvm_config_string(kf, "imap", "mount", "/srv/vvm/mnt");
-	c->login_disabled = vvm_config_bool(kf, "imap", "login_disabled", false);
-	c->cram_md5 = vvm_config_bool(kf, "imap", "cram_md5", false);
 	c->hostname = vvm_config_string(kf, "imap", "hostname", NULL);
 	if (c->hostname == NULL)
 		c->hostname = vvm_config_hostname();
 	c->password_key = vvm_config_string(kf, "imap", "password", "imap_password");
-	c->require_tui_init = vvm_config_bool(kf, "imap", "require_tui_init", false);
 	c->known_clients = vvm_config_list(kf, "imap", "known_clients", NULL);
 	c->run_as = vvm_config_string(kf, "imap", "user", NULL);
-	c->idle_timeout = vvm_config_uint(kf, "imap", "idle_timeout", 30 * 60);
-	c->login_timeout = vvm_config_uint(kf, "imap", "login_timeout", 60);
-	c->idle_poll_ms = vvm_config_uint(kf, "imap", "idle_poll_ms", 250);
-	c->login_failures_max = vvm_config_uint(kf, "imap", "login_failures_max", 5);
-	c->login_lockout = vvm_config_uint(kf, "imap", "login_lockout", 300);
-	c->login_failure_delay_ms =
-		vvm_config_uint(kf, "imap", "login_failure_delay_ms", 1000);
-	c->quota_soft_percent = vvm_config_uint(kf, "imap", "quota_soft_percent", 90);
 	c->greeting_types = vvm_config_string(kf, "imap", "greeting_types_allowed",
 				       "personal,voiceSignature");
-	c->pin_min = vvm_config_uint(kf, "profile", "pin_min", 4);
-	c->pin_max = vvm_config_uint(kf, "profile", "pin_max", 15);
-	c->reject_weak_pin = vvm_config_bool(kf, "imap", "reject_weak_pin", true);
 	c->languages = vvm_config_list(kf, "sms", "languages", "eng");
+}
+
+/* Numbers and switches: one that is there but malformed stops the shim,
+ * never reads as its default. */
+static int load_numbers(GKeyFile *kf, struct imap_config *c, char **error_r)
+{
+	const struct {
+		const char *group, *key;
+		unsigned int *value;
+		unsigned int fallback, min, max;
+	} numbers[] = {
+		/* 0: no timeout */
+		{ "imap", "idle_timeout", &c->idle_timeout, 30 * 60, 0,
+		  G_MAXUINT },
+		{ "imap", "login_timeout", &c->login_timeout, 60, 0,
+		  G_MAXUINT },
+		{ "imap", "idle_poll_ms", &c->idle_poll_ms, 250, 1, 60000 },
+		/* 0: no throttling */
+		{ "imap", "login_failures_max", &c->login_failures_max, 5, 0,
+		  G_MAXUINT },
+		{ "imap", "login_lockout", &c->login_lockout, 300, 0,
+		  G_MAXUINT },
+		{ "imap", "login_failure_delay_ms", &c->login_failure_delay_ms,
+		  1000, 0, 60000 },
+		{ "imap", "quota_soft_percent", &c->quota_soft_percent, 90, 0,
+		  100 },
+		{ "profile", "pin_min", &c->pin_min, 4, 1, 99 },
+		{ "profile", "pin_max", &c->pin_max, 15, 1, 99 },
+	};
+	const struct {
+		const char *key;
+		bool *value;
+		bool fallback;
+	} switches[] = {
+		{ "login_disabled", &c->login_disabled, false },
+		{ "cram_md5", &c->cram_md5, false },
+		{ "require_tui_init", &c->require_tui_init, false },
+		{ "reject_weak_pin", &c->reject_weak_pin, true },
+	};
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(numbers); i++)
+		ret = vvm_config_uint(kf, numbers[i].group, numbers[i].key,
+				      numbers[i].fallback, numbers[i].min,
+				      numbers[i].max, numbers[i].value,
+				      error_r);
+	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(switches); i++)
+		ret = vvm_config_bool(kf, "imap", switches[i].key,
+				      switches[i].fallback, switches[i].value,
+				      error_r);
+	return ret;
 }
 
 static int validate(struct imap_config *c, GKeyFile *kf, char **error_r)
@@ -47,12 +84,10 @@ static int validate(struct imap_config *c, GKeyFile *kf, char **error_r)
 				    "tui_password");
 		return -EINVAL;
 	}
-	if (c->pin_min == 0 || c->pin_min > c->pin_max) {
+	if (c->pin_min > c->pin_max) {
 		*error_r = g_strdup("[profile] pin_min/pin_max out of order");
 		return -EINVAL;
 	}
-	if (c->idle_poll_ms == 0)
-		c->idle_poll_ms = 250;
 	return 0;
 }
 
@@ -65,9 +100,12 @@ int imap_config_load(const char *file, struct imap_config *config_r,
 
 	if (ret < 0)
 		return ret;
-	load_keys(kf, &c);
-	ret = validate(&c, kf, error_r);
+	load_strings(kf, &c);
+	ret = load_numbers(kf, &c, error_r);
+	if (ret == 0)
+		ret = validate(&c, kf, error_r);
 	if (ret < 0) {
+		vvm_config_error_in(file, error_r);
 		imap_config_clear(&c);
 		return ret;
 	}

@@ -47,7 +47,7 @@ struct imap_config {
  * Returns 0 and fills *config_r, or -errno with *error_r set to a new
  * message. */
 int imap_config_load(const char *file, struct imap_config *config_r,
-		     char **error_r);
+		     char **error_r) G_GNUC_WARN_UNUSED_RESULT;
 void imap_config_clear(struct imap_config *config);
 
 #endif

@@ -8,32 +8,12 @@
 
 #define S "smsd"
 
-/* A number of [smsd] in [min, max]; a value that is there but is no
- * such number is an error, never its default. */
-static int number(GKeyFile *kf, const char *key, uint64_t fallback,
-		  uint64_t min, uint64_t max, unsigned *value_r,
-		  char **error_r)
-{
-	uint64_t v;
-	int ret = vvm_config_u64(kf, S, key, fallback, &v, error_r);
-
-	if (ret == 0 && (v < min || v > max)) {
-		*error_r = g_strdup_printf("[smsd] %s: %" G_GUINT64_FORMAT
-					   " to %" G_GUINT64_FORMAT, key, min,
-					   max);
-		ret = -EINVAL;
-	}
-	if (ret == 0)
-		*value_r = (unsigned)v;
-	return ret;
-}
-
 static int load_numbers(GKeyFile *kf, struct smsd_config *c, char **error_r)
 {
 	const struct {
 		const char *key;
 		unsigned *value;
-		uint64_t fallback, min, max;
+		unsigned fallback, min, max;
 	} numbers[] = {
 		{ "poll_ms", &c->poll_ms, 250, 10, 60000 },
 		{ "retry_max", &c->retry_max_s, 300, 1, 86400 },
@@ -55,9 +35,10 @@ static int load_numbers(GKeyFile *kf, struct smsd_config *c, char **error_r)
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(numbers); i++) {
-		int ret = number(kf, numbers[i].key, numbers[i].fallback,
-				 numbers[i].min, numbers[i].max,
-				 numbers[i].value, error_r);
+		int ret = vvm_config_uint(kf, S, numbers[i].key,
+					  numbers[i].fallback, numbers[i].min,
+					  numbers[i].max, numbers[i].value,
+					  error_r);
 
 		if (ret < 0)
 			return ret;
@@ -214,6 +195,7 @@ int smsd_config_load(const char *file, struct smsd_config *config_r,
 	if (ret == 0)
 		ret = check_mode(&c, error_r);
 	if (ret < 0) {
+		vvm_config_error_in(file, error_r);
 		smsd_config_clear(&c);
 		return ret;
 	}

@@ -65,7 +65,7 @@ struct smsd_config {
  * Returns 0 and fills *config_r, or -errno with *error_r a new message
  * naming the bad key. */
 int smsd_config_load(const char *file, struct smsd_config *config_r,
-		     char **error_r);
+		     char **error_r) G_GNUC_WARN_UNUSED_RESULT;
 void smsd_config_clear(struct smsd_config *config);
 
 #endif

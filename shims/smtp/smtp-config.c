@@ -18,41 +18,80 @@ static char *shared_string(GKeyFile *kf, const char *key,
 			       vvm_config_string(kf, "imap", key, fallback);
 }
 
-static unsigned int shared_uint(GKeyFile *kf, const char *key,
-				unsigned int fallback)
-{
-	return vvm_config_uint(kf, S, key,
-			       vvm_config_uint(kf, "imap", key, fallback));
-}
-
-static void load_keys(GKeyFile *kf, struct smtp_config *c)
+static void load_strings(GKeyFile *kf, struct smtp_config *c)
 {
 	c->mount = shared_string(kf, "mount", "/srv/vvm/mnt");
 	c->hostname = shared_string(kf, "hostname", NULL);
 	if (c->hostname == NULL)
 		c->hostname = vvm_config_hostname();
-	c->cram_md5 = vvm_config_bool(kf, S, "cram_md5", false);
 	c->password_key = vvm_config_string(kf, S, "password",
 					    "smtp_password");
 	c->run_as = shared_string(kf, "user", NULL);
 	c->domains = vvm_config_list(kf, S, "domains", NULL);
-	c->require_auth = vvm_config_bool(kf, S, "require_auth", true);
-	c->enforce_from = vvm_config_bool(kf, S, "enforce_from", true);
-	c->dsn = vvm_config_bool(kf, S, "dsn", true);
 	c->subject = vvm_config_string(kf, S, "subject", NULL);
 	c->postmaster = vvm_config_string(kf, S, "postmaster", NULL);
-	c->max_recipients = vvm_config_uint(kf, S, "max_recipients", 50);
-	c->max_errors = vvm_config_uint(kf, S, "max_errors", 10);
-	c->max_duration = vvm_config_uint(kf, S, "max_duration", 0);
-	c->idle_timeout = vvm_config_uint(kf, S, "idle_timeout", 300);
-	c->data_timeout = vvm_config_uint(kf, S, "data_timeout", 180);
-	c->login_failures_max = shared_uint(kf, "login_failures_max", 5);
-	c->login_lockout = shared_uint(kf, "login_lockout", 300);
-	c->login_failure_delay_ms =
-		shared_uint(kf, "login_failure_delay_ms", 1000);
 	c->known_clients = vvm_config_list(kf, S, "known_clients", NULL);
-	c->require_tui_init = vvm_config_bool(kf, S, "require_tui_init",
-					      false);
+}
+
+/* Numbers and switches: one that is there but malformed stops the shim,
+ * never reads as its default. */
+static int load_numbers(GKeyFile *kf, struct smtp_config *c, char **error_r)
+{
+	const struct {
+		const char *key;
+		unsigned int *value;
+		unsigned int fallback, min, max;
+		bool shared; /* [imap]'s when [smtp] lacks it */
+	} numbers[] = {
+		{ "max_recipients", &c->max_recipients, 50, 1, G_MAXUINT,
+		  false },
+		/* 0: no limit */
+		{ "max_errors", &c->max_errors, 10, 0, G_MAXUINT, false },
+		{ "max_duration", &c->max_duration, 0, 0, G_MAXUINT, false },
+		{ "idle_timeout", &c->idle_timeout, 300, 0, G_MAXUINT, false },
+		{ "data_timeout", &c->data_timeout, 180, 0, G_MAXUINT, false },
+		{ "login_failures_max", &c->login_failures_max, 5, 0,
+		  G_MAXUINT, true },
+		{ "login_lockout", &c->login_lockout, 300, 0, G_MAXUINT, true },
+		{ "login_failure_delay_ms", &c->login_failure_delay_ms, 1000,
+		  0, 60000, true },
+	};
+	const struct {
+		const char *key;
+		bool *value;
+		bool fallback;
+	} switches[] = {
+		{ "cram_md5", &c->cram_md5, false },
+		{ "require_auth", &c->require_auth, true },
+		{ "enforce_from", &c->enforce_from, true },
+		{ "dsn", &c->dsn, true },
+		{ "require_tui_init", &c->require_tui_init, false },
+	};
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(numbers); i++) {
+		unsigned int fallback = numbers[i].fallback;
+
+		if (numbers[i].shared)
+			ret = vvm_config_uint(kf, "imap", numbers[i].key,
+					      fallback, numbers[i].min,
+					      numbers[i].max, &fallback,
+					      error_r);
+		if (ret == 0)
+			ret = vvm_config_uint(kf, S, numbers[i].key, fallback,
+					      numbers[i].min, numbers[i].max,
+					      numbers[i].value, error_r);
+	}
+	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(switches); i++)
+		ret = vvm_config_bool(kf, S, switches[i].key,
+				      switches[i].fallback, switches[i].value,
+				      error_r);
+	/* A message is held in memory, in a GByteArray (guint lengths). */
+	if (ret == 0)
+		ret = vvm_config_u64(kf, S, "max_message_size",
+				     10 * 1024 * 1024, 1, 1u << 30,
+				     &c->max_message_size, error_r);
+	return ret;
 }
 
 static int load_checked(GKeyFile *kf, struct smtp_config *c, char **error_r)
@@ -61,9 +100,7 @@ static int load_checked(GKeyFile *kf, struct smtp_config *c, char **error_r)
 				 &c->tls_key, error_r);
 
 	if (ret == 0)
-		ret = vvm_config_u64(kf, S, "max_message_size",
-				     10 * 1024 * 1024, &c->max_message_size,
-				     error_r);
+		ret = load_numbers(kf, c, error_r);
 	return ret;
 }
 
@@ -79,13 +116,6 @@ static int validate(const struct smtp_config *c, char **error_r)
 	if (!known) {
 		*error_r = g_strdup("[smtp] password: smtp_password, "
 				    "imap_password or tui_password");
-		return -EINVAL;
-	}
-	/* A message is held in memory, in a GByteArray (guint lengths). */
-	if (c->max_message_size == 0 || c->max_message_size > (1u << 30) ||
-	    c->max_recipients == 0) {
-		*error_r = g_strdup("[smtp] max_message_size must be 1 to "
-				    "1073741824, max_recipients positive");
 		return -EINVAL;
 	}
 	if (c->postmaster != NULL &&
@@ -109,11 +139,12 @@ int smtp_config_load(const char *file, struct smtp_config *config_r,
 
 	if (ret < 0)
 		return ret;
-	load_keys(kf, &c);
+	load_strings(kf, &c);
 	ret = load_checked(kf, &c, error_r);
 	if (ret == 0)
 		ret = validate(&c, error_r);
 	if (ret < 0) {
+		vvm_config_error_in(file, error_r);
 		smtp_config_clear(&c);
 		return ret;
 	}

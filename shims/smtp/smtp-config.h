@@ -43,7 +43,7 @@ struct smtp_config {
 /* Loads file, or /etc/vvm/vvm.conf when file is NULL and it exists.
  * Returns 0 and fills *config_r, or -errno with *error_r a new message. */
 int smtp_config_load(const char *file, struct smtp_config *config_r,
-		     char **error_r);
+		     char **error_r) G_GNUC_WARN_UNUSED_RESULT;
 void smtp_config_clear(struct smtp_config *config);
 
 #endif

@@ -215,7 +215,8 @@ def test_outbox_entry_removed_by_hand(make_rig):
 
 @pytest.mark.parametrize("keys,error", [
     ({"mode": "pigeon"}, "[smsd] mode: smpp, command or http"),
-    ({"smsc_port": "0"}, "[smsd] smsc_port: 1 to 65535"),
+    ({"smsc_port": "0"},
+     "[smsd] smsc_port: '0' is not a number from 1 to 65535"),
     ({"window": "many"}, "window"),
     ({"des3_key": "00"}, "[smsd] des3_key: 48 hexadecimal digits"),
     ({"system_id": "x" * 16}, "[smsd] system_id: at most 15 characters"),
