@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
@@ -46,41 +45,63 @@ int vvm_login_find(const char *mount, const char *user_key, const char *user,
 	return 0;
 }
 
-/* "<count> <time of the last failure>", or 0 0 when unreadable. */
-static void read_failures(const char *dir, unsigned long long *count_r,
-			  unsigned long long *last_r)
+/* "<count> <time of the last failure>" as vvmfs keeps it. A count that
+ * cannot be read, or reads as anything else, is an error and never "no
+ * failures": the throttle fails closed. */
+static int read_failures(const char *dir, uint64_t *count_r, int64_t *last_r)
 {
 	g_autofree char *text = NULL;
+	g_auto(GStrv) fields = NULL;
+	guint64 count;
+	gint64 last;
+	int ret = mount_getxattr(dir, -1, FAILURES_XATTR, &text);
 
-	*count_r = *last_r = 0;
-	if (mount_getxattr(dir, -1, FAILURES_XATTR, &text) < 0 ||
-	    sscanf(text, "%llu %llu", count_r, last_r) != 2)
-		*count_r = *last_r = 0;
+	if (ret < 0)
+		return ret;
+	fields = g_strsplit(g_strchomp(text), " ", -1);
+	if (g_strv_length(fields) != 2 ||
+	    !g_ascii_string_to_unsigned(fields[0], 10, 0, G_MAXUINT64, &count,
+					NULL) ||
+	    !g_ascii_string_to_signed(fields[1], 10, 0, G_MAXINT64, &last,
+				      NULL))
+		return -EIO;
+	*count_r = count;
+	*last_r = last;
+	return 0;
 }
 
 int vvm_login_attempt(const struct vvm_login_throttle *throttle,
 		      const char *dir)
 {
-	unsigned long long count, last;
+	uint64_t count;
+	int64_t last;
 	unsigned int max = throttle->failures_max;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	int ret;
 
 	if (max == 0)
 		return 0;
-	read_failures(dir, &count, &last);
+	ret = read_failures(dir, &count, &last);
+	if (ret < 0)
+		return ret;
 	if (count >= max) {
-		if ((unsigned long long)now < last + throttle->lockout)
+		/* A last failure in the future (a clock set back) still
+		 * locks out; the subtraction cannot overflow. */
+		if (now - last < (gint64)throttle->lockout)
 			return -EACCES;
 		/* The lockout is over: start counting afresh. */
-		mount_setxattr(dir, -1, FAILURES_XATTR, "0");
+		ret = mount_setxattr(dir, -1, FAILURES_XATTR, "0");
+		if (ret < 0)
+			return ret;
 	}
 	/* Counting the attempt before the password is checked, and checking
 	 * the count after, keeps parallel connections from all getting in
 	 * under the limit. */
-	int ret = mount_setxattr(dir, -1, FAILURES_XATTR, "+");
+	ret = mount_setxattr(dir, -1, FAILURES_XATTR, "+");
+	if (ret == 0)
+		ret = read_failures(dir, &count, &last);
 	if (ret < 0)
 		return ret;
-	read_failures(dir, &count, &last);
 	return count > max ? -EACCES : 0;
 }
 
@@ -149,13 +170,12 @@ bool vvm_client_known(char **known_clients, const char *client)
 	return false;
 }
 
-const char *vvm_login_refusal(const struct vvm_login_policy *policy,
-			      const char *dir)
+/* The spec's refusal for a provisioning status, NULL for one that may
+ * log in, "" for a value that is no status at all. */
+static const char *status_refusal(const char *status)
 {
-	g_autofree char *status = NULL;
-
-	if (profile_get_at(dir, "status", &status) < 0)
-		return "application error";
+	if (strlen(status) != 1)
+		return "";
 	switch (status[0]) {
 	case 'U':
 		return "service is not provisioned";
@@ -165,25 +185,47 @@ const char *vvm_login_refusal(const struct vvm_login_policy *policy,
 		return "user is blocked";
 	case 'N':
 	case 'R':
-		break;
+		return NULL;
 	default:
-		return "application error";
+		return "";
 	}
-	if (policy->known_clients != NULL && policy->known_clients[0] != NULL) {
+}
+
+int vvm_login_refusal(const struct vvm_login_policy *policy, const char *dir,
+		      const char **refusal_r)
+{
+	g_autofree char *status = NULL;
+	const char *refusal;
+	int ret = profile_get_at(dir, "status", &status);
+
+	if (ret < 0)
+		return ret;
+	refusal = status_refusal(status);
+	if (refusal != NULL && *refusal == '\0')
+		return -EIO;
+	if (refusal == NULL && policy->known_clients != NULL &&
+	    policy->known_clients[0] != NULL) {
 		g_autofree char *client = NULL;
-		if (profile_get_at(dir, "client_type", &client) < 0)
-			return "application error";
+
+		ret = profile_get_at(dir, "client_type", &client);
+		if (ret < 0)
+			return ret;
 		if (!vvm_client_known(policy->known_clients, client))
-			return "unknown client";
+			refusal = "unknown client";
 	}
-	if (policy->require_tui_init) {
+	if (refusal == NULL && policy->require_tui_init) {
 		g_autofree char *pin = NULL;
-		if (profile_get_at(dir, "tui_password", &pin) < 0)
-			return "application error";
+
+		ret = profile_get_at(dir, "tui_password", &pin);
+		if (ret < 0)
+			return ret;
 		if (*pin == '\0')
-			return "mailbox not initialized";
+			refusal = "mailbox not initialized";
 	}
-	return NULL;
+	if (refusal == NULL)
+		return 0;
+	*refusal_r = refusal;
+	return -EACCES;
 }
 
 int vvm_login_take_slot(const char *dir, const char *protocol, int *fd_r)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <glib.h>
 
 /* Whether s[0..len) is an MSISDN as vvmfs names subscribers: 1 to 15
  * digits, the first not 0. */
@@ -18,7 +19,7 @@ bool vvm_msisdn_valid(const char *s, size_t len);
  * smtp_user) is user. Returns 0 and a new path, -ENOENT for an unknown
  * user, or -errno. */
 int vvm_login_find(const char *mount, const char *user_key, const char *user,
-		   char **dir_r);
+		   char **dir_r) G_GNUC_WARN_UNUSED_RESULT;
 
 struct vvm_login_throttle {
 	unsigned int failures_max;  /* 0: no throttling */
@@ -27,13 +28,15 @@ struct vvm_login_throttle {
 
 /* Counts one password attempt against the subscriber in dir before it is
  * checked. Returns 0, -EACCES while failed attempts lock the subscriber
- * out, or -errno. */
+ * out, or -errno: a count that cannot be read or written is an error,
+ * never "no failures", so the caller must refuse the login (as a
+ * temporary failure). */
 int vvm_login_attempt(const struct vvm_login_throttle *throttle,
-		      const char *dir);
+		      const char *dir) G_GNUC_WARN_UNUSED_RESULT;
 /* Takes back the count once an attempt proved right. Returns 0 or
  * -errno. */
 int vvm_login_attempt_succeeded(const struct vvm_login_throttle *throttle,
-				const char *dir);
+				const char *dir) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The password user must give for the subscriber user_key names: the
  * profile file password_key, the attempt counted against throttle.
@@ -42,7 +45,8 @@ int vvm_login_attempt_succeeded(const struct vvm_login_throttle *throttle,
 int vvm_login_password(const char *mount, const char *user_key,
 		       const char *password_key,
 		       const struct vvm_login_throttle *throttle,
-		       const char *user, char **password_r);
+		       const char *user, char **password_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Compares a secret the client sent with the stored one in time that
  * does not depend on where they differ. */
@@ -61,24 +65,29 @@ struct vvm_login_policy {
 	bool require_tui_init;
 };
 
-/* The spec's refusal text for the subscriber in dir by its provisioning
- * status and the policy ("service is not provisioned", "service is not
+/* Whether the subscriber in dir may log in by its provisioning status and
+ * the policy. Returns 0 when it may; -EACCES with *refusal_r the spec's
+ * text when it may not ("service is not provisioned", "service is not
  * activated", "user is blocked", "unknown client", "mailbox not
- * initialized", "application error"), or NULL when it may log in. */
-const char *vvm_login_refusal(const struct vvm_login_policy *policy,
-			      const char *dir);
+ * initialized"); or -errno when a value that decides cannot be read
+ * (-EIO for a status that is none of the spec's), which must refuse the
+ * login as a temporary failure. */
+int vvm_login_refusal(const struct vvm_login_policy *policy, const char *dir,
+		      const char **refusal_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Takes one of the subscriber's protocol ("imap", "smtp") session slots
  * in vvmfs; the kernel gives it back when the process ends, however it
  * ends. Returns 0 and the descriptor to keep open, -EUSERS when all are
  * taken, or -errno. */
-int vvm_login_take_slot(const char *dir, const char *protocol, int *fd_r);
+int vvm_login_take_slot(const char *dir, const char *protocol, int *fd_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* When running as root: chroot into root, then become run_as (NULL: stay
  * as is), each step fatal. Returns 1 when privileges were dropped, 0 when
  * there was nothing to do, -EPERM for an unknown or root run_as, -EACCES
  * when run_as cannot write root (vvmfs not mounted with owner=run_as), or
  * -errno. */
-int vvm_login_drop_privileges(const char *root, const char *run_as);
+int vvm_login_drop_privileges(const char *root, const char *run_as)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

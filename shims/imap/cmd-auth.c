@@ -65,7 +65,12 @@ static void refuse(struct imap_session *s, int lookup_error, const char *user)
 		text = "invalid password";
 		break;
 	default:
-		text = "application error";
+		/* The mount failed us: a temporary failure, never a guess
+		 * at the answer. */
+		text = "[UNAVAILABLE] application error";
+		syslog(LOG_ERR, "login of %s: %s",
+		       vvm_login_loggable(user, name),
+		       g_strerror(-lookup_error));
 	}
 	syslog(LOG_NOTICE, "login refused for %s: %s",
 	       vvm_login_loggable(user, name), text);
@@ -193,7 +198,12 @@ static void authenticate(struct imap_session *s, struct vvm_sasl *sasl,
 		imap_bad(s, "AUTHENTICATE exchange is invalid");
 		break;
 	case VVM_SASL_SYSTEM:
-		refuse(s, lookup->error == -EACCES ? -EACCES : -EIO, NULL);
+		/* The lookup's error (a lockout, the mount), or libsasl2's
+		 * own; an unknown user or a wrong password it reports as
+		 * such, not as this. */
+		refuse(s, lookup->error < 0 && lookup->error != -ENOENT &&
+				  lookup->error != -EPERM ? lookup->error : -EIO,
+		       NULL);
 		break;
 	case VVM_SASL_NOT_AUTHORIZED:
 		imap_no(s, "[AUTHORIZATIONFAILED] acting as another user is "

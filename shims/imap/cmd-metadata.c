@@ -117,7 +117,8 @@ void cmd_setmetadata(struct imap_session *s, const struct imap_command *cmd)
 	else if (ret < 0)
 		imap_no(s, "application error");
 	else {
-		imap_session_read_accept(s);
+		/* What vvmfs has just taken, without reading it back. */
+		imap_session_set_accept(s, value);
 		imap_ok(s, "SETMETADATA complete");
 	}
 }

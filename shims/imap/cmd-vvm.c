@@ -109,8 +109,8 @@ void cmd_xchange_tui_pwd(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "old password mismatch");
 		return;
 	}
-	imap_login_attempt_succeeded(s, dir);
-	if (profile_set(s, "tui_password", v[0]) < 0)
+	if (imap_login_attempt_succeeded(s, dir) < 0 ||
+	    profile_set(s, "tui_password", v[0]) < 0)
 		imap_no(s, "system error");
 	else
 		imap_ok(s, "password changed successfully");

@@ -29,13 +29,12 @@ int imap_login_attempt(const struct imap_session *s, const char *dir)
 	return vvm_login_attempt(&throttle, dir);
 }
 
-void imap_login_attempt_succeeded(const struct imap_session *s,
-				  const char *dir)
+int imap_login_attempt_succeeded(const struct imap_session *s,
+				 const char *dir)
 {
 	struct vvm_login_throttle throttle = throttle_of(s);
 
-	if (vvm_login_attempt_succeeded(&throttle, dir) < 0)
-		syslog(LOG_WARNING, "cannot reset the failed-login count");
+	return vvm_login_attempt_succeeded(&throttle, dir);
 }
 
 int imap_login_password(const struct imap_session *s, const char *user,
@@ -60,31 +59,43 @@ bool imap_login_finish(struct imap_session *s, const char *user)
 		.require_tui_init = s->config->require_tui_init,
 	};
 	g_autofree char *dir = NULL;
-	const char *refusal;
-	int ret;
+	const char *refusal = NULL;
+	char name[64];
+	int ret = imap_login_find(s, user, &dir);
 
-	if (imap_login_find(s, user, &dir) < 0) {
+	if (ret == -ENOENT) {
 		imap_no(s, "unknown user");
 		return false;
 	}
-	refusal = vvm_login_refusal(&policy, dir);
-	if (refusal != NULL) {
-		char name[64];
+	if (ret < 0) {
+		imap_no_unavailable(s, "cannot look the user up", ret);
+		return false;
+	}
+	ret = vvm_login_refusal(&policy, dir, &refusal);
+	if (ret == -EACCES) {
 		syslog(LOG_NOTICE, "login refused for %s: %s",
 		       vvm_login_loggable(user, name), refusal);
 		imap_no(s, "%s", refusal);
 		return false;
 	}
-	imap_login_attempt_succeeded(s, dir);
+	if (ret < 0) {
+		imap_no_unavailable(s, "cannot read the provisioning status",
+				       ret);
+		return false;
+	}
+	ret = imap_login_attempt_succeeded(s, dir);
+	if (ret < 0) {
+		imap_no_unavailable(s, "cannot reset the failed-login count",
+				    ret);
+		return false;
+	}
 	ret = vvm_login_take_slot(dir, "imap", &s->session_fd);
 	if (ret == -EUSERS) {
 		imap_no(s, "[INUSE] too many sessions for this mailbox");
 		return false;
 	}
 	if (ret < 0) {
-		syslog(LOG_ERR, "cannot take a session slot: %s",
-		       g_strerror(-ret));
-		imap_no(s, "application error");
+		imap_no_unavailable(s, "cannot take a session slot", ret);
 		return false;
 	}
 	s->msisdn = g_path_get_basename(dir);
@@ -99,11 +110,18 @@ bool imap_login_finish(struct imap_session *s, const char *user)
 		return false;
 	}
 	s->root = ret > 0 ? g_strdup("") : g_steal_pointer(&dir);
+	/* Privileges are dropped: a refusal from here on ends the
+	 * connection. */
+	ret = imap_session_read_accept(s);
+	if (ret < 0) {
+		imap_no_unavailable(s, "cannot read the accept list", ret);
+		s->state = IMAP_STATE_LOGOUT;
+		return false;
+	}
 	struct imap_parser_limits limits;
 	imap_parser_limits_auth(&limits);
 	imap_parser_set_limits(s->parser, &limits);
 	s->state = IMAP_STATE_AUTH;
-	imap_session_read_accept(s);
 	syslog(LOG_INFO, "login %s%s", s->msisdn,
 	       shim_io_is_tls(s->io) ? " (TLS)" : "");
 	return true;

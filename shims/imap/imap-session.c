@@ -54,6 +54,12 @@ void imap_reply(struct imap_session *s, enum imap_reply_kind kind,
 	}
 }
 
+void imap_no_unavailable(struct imap_session *s, const char *what, int ret)
+{
+	syslog(LOG_ERR, "%s: %s", what, g_strerror(-ret));
+	imap_no(s, "[UNAVAILABLE] application error");
+}
+
 void imap_send(struct imap_session *s, const char *fmt, ...)
 {
 	va_list ap;

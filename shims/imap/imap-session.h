@@ -69,6 +69,10 @@ void imap_reply(struct imap_session *s, enum imap_reply_kind kind,
 #define imap_ok(s, ...) imap_reply(s, IMAP_REPLY_OK, __VA_ARGS__)
 #define imap_no(s, ...) imap_reply(s, IMAP_REPLY_NO, __VA_ARGS__)
 #define imap_bad(s, ...) imap_reply(s, IMAP_REPLY_BAD, __VA_ARGS__)
+/* NO [UNAVAILABLE] for a command the mount failed (ret, logged with
+ * what): a temporary failure, never an answer guessed without the value
+ * that could not be read. */
+void imap_no_unavailable(struct imap_session *s, const char *what, int ret);
 
 /* Untagged and continuation output, queued until the next flush. */
 void imap_send(struct imap_session *s, const char *fmt, ...)
@@ -82,7 +86,7 @@ bool imap_flush(struct imap_session *s);
  * limit). Returns 0 and *line_r (valid until the next read), -ETIMEDOUT,
  * -EPROTO for a bad line, or -EPIPE when the client is gone. */
 int imap_read_line(struct imap_session *s, int timeout_ms,
-		   const char **line_r);
+		   const char **line_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Writes an IMAP string: quoted when it can be, else a literal. */
 void imap_send_string(struct imap_session *s, const char *str, size_t len);

@@ -84,22 +84,33 @@ static void login(struct smtp_session *s, const char *user)
 	};
 	struct vvm_login_throttle throttle = throttle_of(s);
 	g_autofree char *dir = NULL;
+	const char *refusal = NULL;
 	char name[64];
+	int ret = vvm_login_find(s->config->mount, "smtp_user", user, &dir);
 
-	if (vvm_login_find(s->config->mount, "smtp_user", user, &dir) < 0) {
+	if (ret == -ENOENT) {
 		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
 		return;
 	}
-	const char *refusal = vvm_login_refusal(&policy, dir);
-	if (refusal != NULL) {
+	if (ret == 0)
+		ret = vvm_login_refusal(&policy, dir, &refusal);
+	if (ret == -EACCES) {
 		syslog(LOG_NOTICE, "AUTH refused for %s: %s",
 		       vvm_login_loggable(user, name), refusal);
 		smtp_reply(s, "535 5.7.1 %s", refusal);
 		return;
 	}
-	if (vvm_login_attempt_succeeded(&throttle, dir) < 0)
-		syslog(LOG_WARNING, "cannot reset the failed-login count");
-	int ret = vvm_login_take_slot(dir, "smtp", &s->session_fd);
+	if (ret == 0)
+		ret = vvm_login_attempt_succeeded(&throttle, dir);
+	if (ret < 0) {
+		/* What decides cannot be read: a temporary failure, never a
+		 * login on a guess. */
+		syslog(LOG_ERR, "AUTH for %s: %s",
+		       vvm_login_loggable(user, name), g_strerror(-ret));
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	ret = vvm_login_take_slot(dir, "smtp", &s->session_fd);
 	if (ret < 0) {
 		syslog(LOG_NOTICE, "AUTH: no session slot: %s",
 		       g_strerror(-ret));
@@ -138,6 +149,10 @@ static void refuse(struct smtp_session *s, struct vvm_sasl *sasl,
 			smtp_reply(s, "454 4.7.0 Too many failed "
 				   "authentications, try again later");
 		} else {
+			syslog(LOG_ERR, "AUTH for %s: %s",
+			       vvm_login_loggable(lookup->user, name),
+			       lookup->error < 0 ? g_strerror(-lookup->error)
+						 : "libsasl2 failed");
 			smtp_reply(s, "454 4.7.0 Temporary authentication "
 				   "failure");
 		}

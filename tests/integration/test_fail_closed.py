@@ -1,16 +1,38 @@
-"""Fail closed (issue 11): a malformed setting is never taken for its
-default. Every daemon refuses to start with a malformed number or switch
-in any section it reads, naming the file, the key and the value.
+"""Fail closed (issue 11): a value that cannot be read is never taken for
+a permissive one, and a malformed setting never for its default.
+
+* Every daemon refuses to start with a malformed number or switch in any
+  section it reads, naming the file, the key and the value.
+* A login whose failure count cannot be read through the mount is
+  refused as a temporary failure (IMAP NO [UNAVAILABLE], SMTP 454), never
+  let in as if there were no failures.
+
+The reads fail for real: vvmfs is killed (SIGKILL, the mount left dead,
+so it answers ENOTCONN) at the moment the shim reads the count, and
+mounted again right after, so that everything after that one read works.
+To have the shim at that moment, strace holds its getxattr() and
+setxattr() back (delay_enter: the calls themselves are not changed).
+Before issue 11 the unreadable count read as 0 failures, the attempt was
+counted on the new mount, and the login went in.
 """
+import base64
+import hashlib
+import hmac
+import os
+import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
-from conftest import Vvmfs
-from imapd import IMAPD
+from conftest import MSISDN, Vvmfs
+from imapd import IMAPD, PASSWORD, Inetd, Raw, make_imapd  # noqa: F401
 from smsrig import SMSD
-from smtpd import SMTPD
+from smtpd import (SENDER, SMTP_PASSWORD, SMTPD, RawSmtp,  # noqa: F401
+                   digest_md5, make_smtpd)
+
+COUNT = "user.vvm.login_failures"
 
 # (section, key, value) that must each stop the daemon named.
 VVMFS_BAD = [
@@ -196,3 +218,149 @@ def test_unreadable_string_stops_every_daemon(tmp_path):
         assert out.returncode == 1, argv
         assert want.encode() in out.stderr, out.stderr
     assert want in refused_mount(tmp_path, config)
+
+
+# --- reads that fail through the mount ----------------------------------
+
+needs_strace = pytest.mark.skipif(shutil.which("strace") is None,
+                                  reason="strace holds the shim at the read")
+
+
+def held_at_count(argv):
+    """argv under strace: its first getxattr() (the failure count: nothing
+    reads another attribute before it) entered 4 s late, its first
+    setxattr() (counting the attempt) 8 s late."""
+    return ["strace", "-qq", "-o", "/dev/null", "-e",
+            "trace=getxattr,setxattr",
+            "-e", "inject=getxattr:delay_enter=4000000:when=1",
+            "-e", "inject=setxattr:delay_enter=8000000:when=1"] + \
+        [str(a) for a in argv]
+
+
+def held_inetd(argv, log):
+    """An Inetd of the shim under strace. LeakSanitizer cannot run under
+    ptrace: the held shims leave leak checking to the others."""
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return Inetd(held_at_count(argv), log, env)
+
+
+def kill_dead(fs):
+    """SIGKILL vvmfs and leave its mount in place: every request on it
+    fails with ENOTCONN until it is cleared."""
+    fs.proc.send_signal(signal.SIGKILL)
+    fs.proc.wait(timeout=30)
+
+
+def remount(fs, config):
+    fs.kill()                          # clears the dead mount
+    fs.mount("config=%s" % config)
+
+
+def fail_the_count_read(fs, config):
+    """With the shim held at its read of the count (sent a login just
+    now): the mount is dead for that read and back for what follows."""
+    time.sleep(1)       # the shim now waits to enter getxattr()
+    kill_dead(fs)       # which it does at 4 s, on the dead mount
+    time.sleep(5)
+    remount(fs, config)  # before the setxattr() enters, at 12 s
+
+
+def count_of(sub):
+    return os.getxattr(sub, COUNT).decode().split()[0]
+
+
+@needs_strace
+def test_imap_login_refused_when_the_count_cannot_be_read(make_imapd):
+    server = make_imapd()
+    inetd = held_inetd([IMAPD, "-c", server.config],
+                       server.root / "held.log")
+    try:
+        raw = Raw(inetd.port)
+        raw.send("L1 LOGIN %s %s\r\n" % (MSISDN, PASSWORD))
+        fail_the_count_read(server.fs, server.config)
+        _, tagged = raw.until("L1")
+        # Not OK (no failures), and not "unknown user" either: the
+        # subscriber exists, the count is what could not be read.
+        assert tagged == "L1 NO [UNAVAILABLE] application error"
+        raw.close()
+    finally:
+        inetd.close()
+    # The refusal counted nothing and locked nobody out.
+    assert count_of(server.sub) == "0"
+    server.connect().logout()
+
+
+@needs_strace
+def test_imap_login_refused_while_locked_out_and_unreadable(make_imapd):
+    """Locked out, and the count unreadable: still refused (before, an
+    unreadable count read as 0 failures)."""
+    server = make_imapd(imap={"login_failures_max": "2",
+                              "login_lockout": "3600"})
+    for _ in range(2):
+        os.setxattr(server.sub, COUNT, b"+")
+    raw = Raw(server.port)
+    _, tagged = raw.command("L0", "LOGIN %s %s" % (MSISDN, PASSWORD))
+    assert tagged.startswith("L0 NO [UNAVAILABLE] too many failed logins")
+    inetd = held_inetd([IMAPD, "-c", server.config],
+                       server.root / "held.log")
+    try:
+        raw = Raw(inetd.port)
+        raw.send("L1 LOGIN %s %s\r\n" % (MSISDN, PASSWORD))
+        fail_the_count_read(server.fs, server.config)
+        _, tagged = raw.until("L1")
+        assert tagged == "L1 NO [UNAVAILABLE] application error"
+        raw.close()
+    finally:
+        inetd.close()
+
+
+def test_imap_login_refused_on_a_dead_mount(make_imapd):
+    """Nothing readable at all: a temporary failure, not unknown user."""
+    server = make_imapd()
+    raw = Raw(server.port)
+    kill_dead(server.fs)
+    _, tagged = raw.command("L1", "LOGIN %s %s" % (MSISDN, PASSWORD))
+    assert tagged == "L1 NO [UNAVAILABLE] application error"
+
+
+def cram_md5_answer(raw, user, password):
+    """AUTH CRAM-MD5 up to the client's answer, sent; the reply is the
+    caller's to read."""
+    reply = raw.command("AUTH CRAM-MD5")[-1]
+    assert reply.startswith("334 "), reply
+    challenge = base64.b64decode(reply[4:])
+    digest = hmac.new(password.encode(), challenge, hashlib.md5).hexdigest()
+    raw.send(base64.b64encode(("%s %s" % (user, digest)).encode()).decode()
+             + "\r\n")
+
+
+@needs_strace
+def test_smtp_auth_refused_when_the_count_cannot_be_read(make_smtpd):
+    server = make_smtpd(smtp={"cram_md5": "true"})
+    inetd = held_inetd([SMTPD, "-c", server.config],
+                       server.root / "held.log")
+    try:
+        raw = RawSmtp(inetd.port)
+        raw.command("EHLO phone")
+        cram_md5_answer(raw, SENDER, SMTP_PASSWORD)
+        fail_the_count_read(server.fs, server.config)
+        assert raw.reply()[-1] == "454 4.7.0 Temporary authentication " \
+                                  "failure"
+        raw.close()
+    finally:
+        inetd.close()
+    assert count_of(server.fs.sub(SENDER)) == "0"
+    raw = server.raw()
+    raw.command("EHLO phone")
+    cram_md5_answer(raw, SENDER, SMTP_PASSWORD)
+    assert raw.reply()[-1].startswith("235 ")
+
+
+def test_smtp_auth_refused_on_a_dead_mount(make_smtpd):
+    server = make_smtpd()
+    raw = server.raw()
+    raw.command("EHLO phone")
+    kill_dead(server.fs)
+    assert digest_md5(raw) == (454, "4.7.0 Temporary authentication "
+                                    "failure")
