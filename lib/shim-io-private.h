@@ -48,21 +48,24 @@ size_t shim_io_buffered(const struct shim_io *io);
 int64_t shim_io_deadline(int timeout_ms);
 /* Waits until fd has events or deadline (-1 never) passes.
  * Returns 0, -ETIMEDOUT or -errno. */
-int shim_io_wait(int fd, short events, int64_t deadline);
+int shim_io_wait(int fd, short events, int64_t deadline)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Non-blocking plaintext I/O on the descriptors: > 0 bytes, 0 at EOF (read
  * only), -EAGAIN when nothing can be done now, or -errno; a write to a peer
  * that is gone is -EPIPE. */
-ssize_t shim_io_raw_read(struct shim_io *io, void *buf, size_t len);
-ssize_t shim_io_raw_write(struct shim_io *io, const void *data, size_t len);
+ssize_t shim_io_raw_read(struct shim_io *io, void *buf, size_t len)
+	G_GNUC_WARN_UNUSED_RESULT;
+ssize_t shim_io_raw_write(struct shim_io *io, const void *data, size_t len)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* The same over TLS. On -EAGAIN, *fd_r and *events_r say what to wait for,
  * which is not always the direction of the call. On other errors the
  * message is set. */
 ssize_t shim_io_tls_read(struct shim_io *io, void *buf, size_t len, int *fd_r,
-			 short *events_r);
+			 short *events_r) G_GNUC_WARN_UNUSED_RESULT;
 ssize_t shim_io_tls_write(struct shim_io *io, const void *data, size_t len,
-			  int *fd_r, short *events_r);
+			  int *fd_r, short *events_r) G_GNUC_WARN_UNUSED_RESULT;
 /* Whether OpenSSL holds input, decrypted or not, that a read could use
  * without the socket. */
 bool shim_io_tls_has_pending(const struct shim_io *io);

@@ -29,7 +29,8 @@ struct shim_tls;
  * that does not match the certificate) with *error_r a newly allocated
  * message to g_free(). */
 int shim_tls_create(const char *cert_file, const char *key_file,
-		    struct shim_tls **tls_r, char **error_r);
+		    struct shim_tls **tls_r, char **error_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Frees *tls (NULL is fine) and sets it to NULL. Connections that already
  * started TLS with it keep working. */
 void shim_tls_destroy(struct shim_tls **tls);
@@ -54,7 +55,8 @@ void shim_io_destroy(struct shim_io **io);
  * a TLS error (shim_io_error() says which); another -errno from the socket.
  * Errors other than -ENOBUFS and -ETIMEDOUT are returned again by every
  * later call. */
-ssize_t shim_io_fill(struct shim_io *io, int timeout_ms);
+ssize_t shim_io_fill(struct shim_io *io, int timeout_ms)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Returns the unconsumed input and writes its length to *len_r. The
  * pointer is valid until the next shim_io_fill() or shim_io_start_tls(). */
 const unsigned char *shim_io_data(const struct shim_io *io, size_t *len_r);
@@ -77,7 +79,7 @@ void shim_io_printf(struct shim_io *io, const char *fmt, ...)
  * -ETIMEDOUT when the peer read nothing for the write timeout; -EPROTO for
  * a TLS error; another -errno. After an error the queue is dropped and
  * every later flush returns the same error. */
-int shim_io_flush(struct shim_io *io);
+int shim_io_flush(struct shim_io *io) G_GNUC_WARN_UNUSED_RESULT;
 /* How long a flush (or a self-flushing write) waits for the peer to make
  * room before giving up: the clock restarts at each byte the peer takes, so
  * a slow reader of a large message is not cut off, one that stopped is.
@@ -97,7 +99,8 @@ void shim_io_set_write_timeout(struct shim_io *io, int timeout_ms);
  * apart for the log. After -EALREADY or the plaintext refusal io is as it
  * was (a plaintext goodbye may still be sent); after any other failure it
  * is unusable, fill and flush return the same error. */
-int shim_io_start_tls(struct shim_io *io, struct shim_tls *tls);
+int shim_io_start_tls(struct shim_io *io, struct shim_tls *tls)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Whether a TLS handshake has completed on io. */
 bool shim_io_is_tls(const struct shim_io *io);
 /* Returns "TLSv1.3 TLS_AES_256_GCM_SHA384" style text for the log, owned

@@ -8,6 +8,7 @@
 #define SHIM_LISTEN_H
 
 #include <stdbool.h>
+#include <glib.h>
 
 struct shim_io;
 struct shim_tls;
@@ -19,14 +20,14 @@ typedef int shim_serve_fn(void *context);
 /* Opens address: "HOST:PORT" (IPv4 or [IPv6]) or an absolute Unix socket
  * path (replaced if it exists, mode 0666: restrict its directory).
  * Returns the listening descriptor or -errno. */
-int shim_listen_open(const char *address);
+int shim_listen_open(const char *address) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Accepts on fd until SIGTERM or SIGINT, forking one child per connection
  * (at most max_children at once; more wait in the backlog). Children are
  * reaped as they end. Returns 0 after a signal, -errno if accepting
  * fails for good. */
 int shim_listen_run(int fd, unsigned int max_children, shim_serve_fn *serve,
-		    void *context);
+		    void *context) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The whole standalone mode of program name: opens address (a failure
  * goes to stderr), calls preload (may be NULL) to load what every child
@@ -36,11 +37,12 @@ int shim_listen_run(int fd, unsigned int max_children, shim_serve_fn *serve,
  * status, 0 after a signal. */
 int shim_listen_main(const char *name, const char *address, int max_children,
 		     void (*preload)(void *context), shim_serve_fn *serve,
-		     void *context);
+		     void *context) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Loads a certificate chain and key for TLS, logging why not (syslog).
  * Returns the context or NULL. */
-struct shim_tls *shim_tls_load(const char *cert_file, const char *key_file);
+struct shim_tls *shim_tls_load(const char *cert_file, const char *key_file)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* A protocol session over io; tls is the context for STARTTLS (NULL: the
  * session loads one when asked). Returns the exit status. */
@@ -55,6 +57,7 @@ typedef int shim_session_fn(struct shim_io *io, struct shim_tls *tls,
  * (logged). A context loaded here is freed here; tls is the caller's. */
 int shim_serve_stdio(bool implicit_tls, const char *cert_file,
 		     const char *key_file, struct shim_tls *tls,
-		     shim_session_fn *session, void *context);
+		     shim_session_fn *session, void *context)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

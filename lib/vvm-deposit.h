@@ -21,9 +21,10 @@ struct vvm_deposit {
  * stored unless 0 is returned. */
 int vvm_deposit(const char *mbox_dir, const char *prefix, const void *bytes,
 		size_t len, const struct vvm_deposit *deposit, uint32_t *uid_r,
-		char **reason_r);
+		char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* write() until all of buf is written. Returns 0 or -errno. */
-int vvm_write_all(int fd, const void *buf, size_t len);
+int vvm_write_all(int fd, const void *buf, size_t len)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

@@ -33,7 +33,8 @@ uint32_t vvm_flag_from_name(const char *name, size_t len);
  * Returns 0 and sets *op_r and *flags_r, or -EINVAL with *bad_r and
  * *bad_len_r locating the first unknown name inside text. */
 int vvm_flags_parse(const char *text, size_t len, enum vvm_flags_op *op_r,
-		    uint32_t *flags_r, const char **bad_r, size_t *bad_len_r);
+		    uint32_t *flags_r, const char **bad_r, size_t *bad_len_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Applies op to old. */
 uint32_t vvm_flags_apply(uint32_t old, enum vvm_flags_op op, uint32_t flags);

@@ -7,28 +7,29 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 /* Reads a whole file of at most max bytes into a new NUL-terminated
  * buffer. */
 int mount_read_file(const char *path, size_t max, char **data_r,
-		    size_t *len_r);
+		    size_t *len_r) G_GNUC_WARN_UNUSED_RESULT;
 /* An extended attribute of path (or of fd when path is NULL) as a new
  * NUL-terminated string. */
 int mount_getxattr(const char *path, int fd, const char *name,
-		   char **value_r);
+		   char **value_r) G_GNUC_WARN_UNUSED_RESULT;
 /* A decimal attribute. */
 int mount_getxattr_u64(const char *path, int fd, const char *name,
-		       uint64_t *value_r);
+		       uint64_t *value_r) G_GNUC_WARN_UNUSED_RESULT;
 int mount_setxattr(const char *path, int fd, const char *name,
-		   const char *value);
+		   const char *value) G_GNUC_WARN_UNUSED_RESULT;
 
 /* A profile value of the subscriber in subscriber_dir, without its
  * newline. */
 int profile_get_at(const char *subscriber_dir, const char *key,
-		   char **value_r);
+		   char **value_r) G_GNUC_WARN_UNUSED_RESULT;
 /* Writes a profile value (its newline added) in one write(), which vvmfs
  * validates and commits: -EINVAL for a value the key does not take. */
 int profile_set_at(const char *subscriber_dir, const char *key,
-		   const char *value);
+		   const char *value) G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

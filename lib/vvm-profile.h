@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 enum vvm_profile_type {
 	VVM_PROFILE_STATUS,   /* one of U P N R B */
@@ -50,12 +51,14 @@ size_t vvm_profile_key_index(const struct vvm_profile_key *key);
  * Returns 0, or -EINVAL with *reason_r set to a static explanation. */
 int vvm_profile_validate(const struct vvm_profile_key *key,
 			 const struct vvm_profile_limits *limits,
-			 const char *value, size_t len, const char **reason_r);
+			 const char *value, size_t len, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* The provisioning state machine (spec "Provisioning Status"): whether a
  * subscriber may go from status `from` to `to`. Staying is always allowed
  * and is no change. Returns 0, or -EINVAL with *reason_r set. */
-int vvm_status_transition(char from, char to, const char **reason_r);
+int vvm_status_transition(char from, char to, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Whether a subscriber in this status may open IMAP sessions and is sent
  * SYNC notifications: N and R, where the VVM service is active. */

@@ -37,7 +37,7 @@ typedef int vvm_sasl_lookup_fn(void *context, const char *user,
  * libsasl2's own logging goes nowhere (at debug levels it can print secrets).
  * Returns 0, or -EIO if libsasl2 refuses. Idempotent: a later call, even with
  * another service, returns the first call's result. */
-int vvm_sasl_global_init(const char *service);
+int vvm_sasl_global_init(const char *service) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Releases libsasl2's global state (for leak checkers at exit). Every
  * struct vvm_sasl must have been destroyed. vvm_sasl_global_init() may be
@@ -58,7 +58,7 @@ struct vvm_sasl;
 struct vvm_sasl *vvm_sasl_create(const char *server_fqdn, const char *mechs,
 				 unsigned int external_ssf,
 				 vvm_sasl_lookup_fn *lookup, void *context,
-				 int *error_r);
+				 int *error_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Wipes and frees everything and sets *sasl to NULL. Accepts NULL and a
  * pointer to NULL. */
@@ -107,20 +107,22 @@ enum vvm_sasl_failure {
  * NULL unless there is final server data). On FAILED leaves them alone. */
 enum vvm_sasl_result vvm_sasl_start(struct vvm_sasl *sasl, const char *mech,
 				    const void *initial, size_t initial_len,
-				    const void **out_r, size_t *out_len_r);
+				    const void **out_r, size_t *out_len_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Feeds the client's answer (raw bytes, in_len may be 0) to the exchange
  * started by vvm_sasl_start(). Same returns and outputs as vvm_sasl_start();
  * FAILED (BAD_PROTOCOL) when no exchange is under way. */
 enum vvm_sasl_result vvm_sasl_step(struct vvm_sasl *sasl, const void *in,
 				   size_t in_len, const void **out_r,
-				   size_t *out_len_r);
+				   size_t *out_len_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* After VVM_SASL_OK with final server data: in is the client's answer,
  * which must be empty. Returns 0 (authenticated: vvm_sasl_user() is set) or
  * -EPROTO (the exchange failed with BAD_PROTOCOL, or no final data was
  * pending). */
-int vvm_sasl_finish(struct vvm_sasl *sasl, const void *in, size_t in_len);
+int vvm_sasl_finish(struct vvm_sasl *sasl, const void *in, size_t in_len)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Abandons the exchange under way, e.g. when the client answered "*". The
  * failure becomes BAD_PROTOCOL. No-op when nothing is under way. */
@@ -156,7 +158,7 @@ enum vvm_sasl_outcome {
 enum vvm_sasl_outcome vvm_sasl_run(struct vvm_sasl *sasl, const char *mech,
 				   const char *initial,
 				   vvm_sasl_challenge_fn *challenge,
-				   void *context);
+				   void *context) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The authenticated user (authcid; the authzid must equal it or be empty),
  * or NULL until authentication is complete, i.e. after VVM_SASL_OK without

@@ -68,7 +68,7 @@ struct media_info {
  * is checked: a 0 return means every frame boundary was found. Costs one
  * pass over the frame headers and no allocation. */
 int media_probe(const void *data, size_t len, struct media_info *info_r,
-		const char **reason_r);
+		const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* What a Content-Duration header (whole seconds) should say of audio
  * that lasts duration_ms: rounded to the nearest second, and at least 1
@@ -107,14 +107,16 @@ enum media_target {
 /* Parses one MIME type (parameters and quotes allowed, case-insensitive:
  * `audio/wav; codec="g711a"`, `audio/AMR`, `audio/x-wav`). Returns false
  * for a type the server cannot produce. */
-bool media_target_parse(const char *mime_type, enum media_target *target_r);
+bool media_target_parse(const char *mime_type, enum media_target *target_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* The canonical MIME type (`audio/wav; codec=g711a`), the token used in
  * file names and cache keys (`wav-g711a`), and a file extension. */
 const char *media_target_mime(enum media_target target);
 const char *media_target_token(enum media_target target);
 const char *media_target_extension(enum media_target target);
 /* Parses a token back, for command lines. */
-bool media_target_from_token(const char *token, enum media_target *target_r);
+bool media_target_from_token(const char *token, enum media_target *target_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* True when a file with info is already in the target's format, so that
  * a client accepting the target can be sent it as it is. */
 bool media_info_is_target(const struct media_info *info,
@@ -122,7 +124,7 @@ bool media_info_is_target(const struct media_info *info,
 /* Sets *target_r to the format the file already is; false when it is
  * none of them. */
 bool media_info_target(const struct media_info *info,
-		       enum media_target *target_r);
+		       enum media_target *target_r) G_GNUC_WARN_UNUSED_RESULT;
 /* True when the codec can be decoded here (GStreamer plugins present or
  * not: this is what the worker knows how to build a pipeline for). */
 bool media_codec_decodable(enum media_codec codec);
@@ -146,11 +148,12 @@ void media_budget_defaults(struct media_budget *budget);
  * worker enforces the rest. */
 int media_gst_transcode(const void *data, size_t len, enum media_target target,
 			const struct media_budget *budget, GBytes **out_r,
-			char **reason_r);
+			char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 /* Decodes fully and returns the decoded duration: what a player would
  * play, to check media_probe() and durations. */
 int media_gst_decoded_duration(const void *data, size_t len,
-			       uint64_t *duration_ms_r, char **reason_r);
+			       uint64_t *duration_ms_r, char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* media-worker.c: runs the transcode in the worker program (a separate
  * process under the budget, so a crashing or hanging plugin costs only
@@ -161,7 +164,7 @@ int media_gst_decoded_duration(const void *data, size_t len,
 int media_transcode_isolated(const char *worker, const void *data, size_t len,
 			     enum media_target target,
 			     const struct media_budget *budget, GBytes **out_r,
-			     char **reason_r);
+			     char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The worker program to use: [media] worker from the key file when set,
  * else the installed one. Returns a new string. */

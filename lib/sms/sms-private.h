@@ -24,7 +24,7 @@ bool sms_is_token(const char *s, size_t len);
 /* len 1..max_digits decimal digits (leading zeros allowed) worth at most
  * max; the value goes to *v_r. */
 bool sms_parse_uint(const char *s, size_t len, size_t max_digits,
-		    uint64_t max, uint64_t *v_r);
+		    uint64_t max, uint64_t *v_r) G_GNUC_WARN_UNUSED_RESULT;
 /* An optional '+' then 1..max_digits digits; with dial, '*' and '#' too. */
 bool sms_is_number(const char *s, size_t len, size_t max_digits, bool dial);
 /* code[.variant]|... where code is 1-3 ASCII letters, variant a digit. */
@@ -39,13 +39,16 @@ bool sms_is_prefix(const char *s, size_t len, size_t max);
 /* Writes dt (SMS_DT_LEN characters and a NUL) for time t at UTC offset
  * off. Returns 0 or -EINVAL (offset not in whole minutes or >= 24 h, year
  * outside 1..9999). */
-int sms_dt_format(int64_t t, int32_t off, char *buf, size_t size);
+int sms_dt_format(int64_t t, int32_t off, char *buf, size_t size)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Parses dt. Returns 0, or -EINVAL for anything but a valid date. */
-int sms_dt_parse(const char *s, size_t len, int64_t *t_r, int32_t *off_r);
+int sms_dt_parse(const char *s, size_t len, int64_t *t_r, int32_t *off_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* The checks the encoders make, also run by the parser on what it read. */
-int sms_sync_check(const struct vvm_sms_sync *sync, const char **reason_r);
+int sms_sync_check(const struct vvm_sms_sync *sync, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 int sms_status_check(const struct vvm_sms_status *status, unsigned flags,
-		     const char **reason_r);
+		     const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

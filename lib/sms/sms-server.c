@@ -70,6 +70,11 @@ int vvm_sms_sync_encode(const char *prefix, const struct vvm_sms_sync *sync,
 	ret = check_prefix(prefix, reason_r);
 	if (ret == 0)
 		ret = sms_sync_check(sync, reason_r);
+	/* Formatted before anything is appended: out stays unchanged on
+	 * failure, and dt is never used unwritten. */
+	if (ret == 0 && sync->ev == VVM_SMS_EV_NM &&
+	    sms_dt_format(sync->dt, sync->dt_offset, dt, sizeof(dt)) < 0)
+		ret = sms_fail(reason_r, "dt: out of range");
 	if (ret < 0)
 		return ret;
 
@@ -83,7 +88,6 @@ int vvm_sms_sync_encode(const char *prefix, const struct vvm_sms_sync *sync,
 	g_string_append_printf(out, ";t=%c", sync->t);
 	if (sync->s != NULL)
 		g_string_append_printf(out, ";s=%s", sync->s);
-	sms_dt_format(sync->dt, sync->dt_offset, dt, sizeof(dt));
 	g_string_append_printf(out, ";dt=%s;l=%u", dt, sync->l);
 	return 0;
 }

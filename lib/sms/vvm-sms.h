@@ -120,13 +120,15 @@ void vvm_sms_status_init(struct vvm_sms_status *status_r);
  * Returns 0, or -EINVAL with the offending field named in *reason_r and
  * out unchanged. */
 int vvm_sms_sync_encode(const char *prefix, const struct vvm_sms_sync *sync,
-			GString *out, const char **reason_r);
+			GString *out, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Appends "<prefix>:STATUS:st=..;..." to out, as vvm_sms_sync_encode().
  * flags: enum vvm_sms_flags. Returns 0 or -EINVAL as that one. */
 int vvm_sms_status_encode(const char *prefix,
 			  const struct vvm_sms_status *status, unsigned flags,
-			  GString *out, const char **reason_r);
+			  GString *out, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* The UTC offset, in seconds, that tz has at time t: dt_offset for a
  * SYNC sent by a server in that zone. */
@@ -156,12 +158,12 @@ struct vvm_sms_server_msg {
  * -ENOMEM. */
 int vvm_sms_server_parse(const char *text, size_t len,
 			 struct vvm_sms_server_msg **msg_r,
-			 const char **reason_r);
+			 const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Encodes msg again with the flags it was parsed with. Returns as
  * vvm_sms_sync_encode(). */
 int vvm_sms_server_encode(const struct vvm_sms_server_msg *msg, GString *out,
-			  const char **reason_r);
+			  const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Frees *msg (NULL allowed) and sets *msg to NULL. */
 void vvm_sms_server_msg_destroy(struct vvm_sms_server_msg **msg);
@@ -180,12 +182,13 @@ void vvm_sms_server_msg_destroy(struct vvm_sms_server_msg **msg);
  * characters other than newline, at most VVM_SMS_OTP_TEMPLATE_MAX bytes.
  * Returns 0 or -EINVAL with *reason_r set. */
 int vvm_sms_otp_encode(const char *tmpl, const char *code, GString *out,
-		       const char **reason_r);
+		       const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Extracts the code from text made from tmpl (NULL: the default).
  * Returns 0 and a g_malloc'd code in *code_r, or -EINVAL. */
 int vvm_sms_otp_parse(const char *tmpl, const char *text, size_t len,
-		      char **code_r, const char **reason_r);
+		      char **code_r, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* ---- Client-originated STATUS, Activate, Deactivate ---- */
 
@@ -218,7 +221,8 @@ struct vvm_sms_mo {
  * vvm_sms_rc, or VVM_SMS_RC_NONE when the text is not a VVM request and
  * must not be answered. */
 int vvm_sms_mo_parse(const char *text, size_t len, struct vvm_sms_mo *mo_r,
-		     int *rc_r, const char **reason_r);
+		     int *rc_r, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* ---- 3GPP TS 23.040 user data header ---- */
 
@@ -245,7 +249,7 @@ struct vvm_sms_split_opts {
  * -EMSGSIZE if more than VVM_SMS_SEGMENTS_MAX would be needed, or an
  * error of vvm_sms_des3_encrypt(). */
 int vvm_sms_split(const struct vvm_sms_split_opts *opts, const uint8_t *data,
-		  size_t len, GPtrArray **segments_r);
+		  size_t len, GPtrArray **segments_r) G_GNUC_WARN_UNUSED_RESULT;
 
 struct vvm_sms_udh {
 	bool ports;
@@ -263,7 +267,7 @@ struct vvm_sms_udh {
  * the UDH length including its length octet, i.e. the offset of the
  * payload (>= 1), or -EINVAL with *reason_r set. */
 int vvm_sms_udh_decode(const uint8_t *sm, size_t len, struct vvm_sms_udh *udh_r,
-		       const char **reason_r);
+		       const char **reason_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* ---- The annex: DESede/ECB/PKCS5Padding ---- */
 
@@ -275,22 +279,22 @@ int vvm_sms_udh_decode(const uint8_t *sm, size_t len, struct vvm_sms_udh *udh_r,
  * ECB encryption of in, PKCS#5-padded: (len / 8 + 1) * 8 bytes. Returns
  * 0, -EINVAL (len > VVM_SMS_CRYPT_MAX), -ENOMEM or -EIO (OpenSSL). */
 int vvm_sms_des3_encrypt(const uint8_t *key, const uint8_t *in, size_t len,
-			 GByteArray *out);
+			 GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Appends the decryption of in. Returns 0, -EINVAL (length not a
  * positive multiple of 8, or too long), -EBADMSG (bad padding: a wrong
  * key or damaged text), -ENOMEM or -EIO. */
 int vvm_sms_des3_decrypt(const uint8_t *key, const uint8_t *in, size_t len,
-			 GByteArray *out);
+			 GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The annex applied to one short message: with udhi, the UDH is copied
  * and what follows it encrypted (decrypted); without, all of sm. The
  * sender must then use data coding 0x04. Return as above, -EINVAL also
  * for a UDH that runs past the end. */
 int vvm_sms_sm_encrypt(const uint8_t *key, bool udhi, const uint8_t *sm,
-		       size_t len, GByteArray *out);
+		       size_t len, GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
 int vvm_sms_sm_decrypt(const uint8_t *key, bool udhi, const uint8_t *sm,
-		       size_t len, GByteArray *out);
+		       size_t len, GByteArray *out) G_GNUC_WARN_UNUSED_RESULT;
 
 /* ---- The GSM 7-bit default alphabet (3GPP TS 23.038), unpacked ---- */
 
@@ -339,7 +343,8 @@ void vvm_sms_entry_format(const struct vvm_sms_entry *entry, GString *out);
 /* Parses an entry (the format only: the text of a SYNC or STATUS is not
  * checked against the spec here). Returns 0, or -EINVAL with *reason_r. */
 int vvm_sms_entry_parse(const char *data, size_t len,
-			struct vvm_sms_entry *entry_r, const char **reason_r);
+			struct vvm_sms_entry *entry_r, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* "SYNC", "STATUS", "OTP". */
 const char *vvm_sms_entry_kind_name(enum vvm_sms_entry_kind kind);
 
@@ -357,6 +362,6 @@ enum vvm_sms_charset {
  * The characters never include ';', '=' or space, so they can be sent in
  * an SMS field. Returns 0, -EINVAL, or -EIO if the CSPRNG failed. */
 int vvm_sms_random_string(enum vvm_sms_charset charset, char *buf,
-			  size_t size, size_t len);
+			  size_t size, size_t len) G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

@@ -75,9 +75,11 @@ static int resolve_section(struct msgfile *mf, const struct imap_fetch_att *att,
 	*filtered_r = NULL;
 	if (att->part_count == 0 && att->text == IMAP_SECTION_NONE) {
 		ret = msgfile_served_size(mf, &size);
+		if (ret < 0)
+			return ret;
 		range_r->offset = 0;
 		range_r->length = size;
-		return ret;
+		return 0;
 	}
 	bool message = att->text == IMAP_SECTION_HEADER ||
 		       att->text == IMAP_SECTION_HEADER_FIELDS ||
@@ -206,12 +208,16 @@ static int send_xattr_item(struct fetch_ctx *ctx, struct msgfile *mf,
 static int send_internaldate(struct fetch_ctx *ctx, struct msgfile *mf)
 {
 	g_autofree char *value = NULL;
+	gint64 seconds;
 	int ret = msgfile_xattr(mf, "user.imap.internaldate", &value);
 
 	if (ret < 0)
 		return ret;
-	g_autoptr(GDateTime) t =
-		g_date_time_new_from_unix_utc(g_ascii_strtoll(value, NULL, 10));
+	/* Not a number is a mount that failed us, never 1970. */
+	if (!g_ascii_string_to_signed(value, 10, G_MININT64, G_MAXINT64,
+				      &seconds, NULL))
+		return -EIO;
+	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(seconds);
 	if (t == NULL)
 		return -EIO;
 	g_autofree char *text = g_date_time_format(t, "%d-%b-%Y %H:%M:%S +0000");
@@ -286,7 +292,11 @@ static void mark_seen(struct fetch_ctx *ctx, uint32_t seq)
 		return;
 	if (mount_setxattr(path, -1, "user.imap.flags", "+\\Seen") < 0)
 		return;
-	mount_getxattr_u64(path, -1, "user.imap.modseq", &modseq);
+	/* A modseq that cannot be read stays the one the map has: it is
+	 * only shown, never checked, and the change feed brings the new
+	 * one at the next sync. */
+	if (mount_getxattr_u64(path, -1, "user.imap.modseq", &modseq) < 0)
+		modseq = msg->modseq;
 	imap_mailbox_note_flags(s->box, seq, msg->flags | VVM_FLAG_SEEN,
 				modseq);
 	ctx->want_flags = true;

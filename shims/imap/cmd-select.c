@@ -1,6 +1,7 @@
 /* SELECT, EXAMINE, CLOSE and UNSELECT. */
 #include <errno.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "imap-commands.h"
@@ -138,8 +139,14 @@ int imap_expunge_deleted(struct imap_session *s, const GArray *only_seqs)
 
 void cmd_close(struct imap_session *s, const struct imap_command *cmd)
 {
-	if (!s->box->readonly)
-		imap_expunge_deleted(s, NULL);
+	/* CLOSE has no NO (RFC 3501): what could not be expunged stays
+	 * \Deleted and is said in an untagged NO, as Dovecot does. */
+	int ret = s->box->readonly ? 0 : imap_expunge_deleted(s, NULL);
+	if (ret < 0) {
+		syslog(LOG_ERR, "CLOSE: expunge failed: %s", g_strerror(-ret));
+		imap_send(s, "* NO [UNAVAILABLE] some messages could not be "
+			     "expunged\r\n");
+	}
 	imap_mailbox_close(&s->box);
 	s->state = IMAP_STATE_AUTH;
 	imap_ok(s, "CLOSE completed");

@@ -55,12 +55,13 @@ void imap_uid_expunge(struct imap_session *s, const struct imap_arg *args);
 /* Unlinks the messages with \Deleted, all or those in only_seqs (sorted
  * sequence numbers), and marks them expunged in the map. Returns 0 or
  * the first -errno. */
-int imap_expunge_deleted(struct imap_session *s, const GArray *only_seqs);
+int imap_expunge_deleted(struct imap_session *s, const GArray *only_seqs)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Turns a message set argument into the sequence numbers it names, as a
  * GArray of uint32_t in ascending order. UIDs when s->uid_command.
  * Returns 0, or -EINVAL for bad syntax. */
 int imap_message_set(struct imap_session *s, const char *set,
-		     GArray **seqs_r);
+		     GArray **seqs_r) G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

@@ -58,14 +58,16 @@ char *imap_mailbox_dir_name(const char *name);
 /* Opens the mailbox named name (an IMAP name) and reads its state.
  * Returns 0, -ENOENT when there is no such mailbox, or -errno. */
 int imap_mailbox_open(struct imap_session *s, const char *name,
-		      bool readonly, struct imap_mailbox **box_r);
+		      bool readonly, struct imap_mailbox **box_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 void imap_mailbox_close(struct imap_mailbox **box);
 
 /* Reads what changed since the last sync and tells the client: FETCH
  * FLAGS for changed flags, EXISTS and RECENT for new messages, and, when
  * allow_expunge, EXPUNGE for messages that went away. Returns 0 or
  * -errno. */
-int imap_mailbox_sync(struct imap_session *s, bool allow_expunge);
+int imap_mailbox_sync(struct imap_session *s, bool allow_expunge)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Sends EXPUNGE for every message marked expunged (silent: just drops
  * them) and removes them from the map. */

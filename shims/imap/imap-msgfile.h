@@ -41,20 +41,23 @@ void msgfile_use_summary(struct msgfile *mf, struct imap_mailbox *box,
 void msgfile_clear(struct msgfile *mf);
 
 /* RFC822.SIZE. Returns 0 or -errno (-ENOENT: expunged meanwhile). */
-int msgfile_size(struct msgfile *mf, uint64_t *size_r);
+int msgfile_size(struct msgfile *mf, uint64_t *size_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* The length of the bytes served: RFC822.SIZE, or the rendition's. */
-int msgfile_served_size(struct msgfile *mf, uint64_t *size_r);
+int msgfile_served_size(struct msgfile *mf, uint64_t *size_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* A stored attribute (user.imap.envelope ...) as a new string. */
-int msgfile_xattr(struct msgfile *mf, const char *name, char **value_r);
+int msgfile_xattr(struct msgfile *mf, const char *name, char **value_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Reads len bytes at offset into a new buffer (NUL-terminated). */
 int msgfile_read(struct msgfile *mf, uint64_t offset, uint64_t len,
-		 char **data_r);
+		 char **data_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The header or body range of a section named as in user.imap.sections
  * ("" is the top level, "2." the message inside part 2, "1.2" a part).
  * Returns 0, -ENOENT when there is no such section, or -errno. */
 int msgfile_section(struct msgfile *mf, const char *part, bool header,
-		    struct msg_range *range_r);
+		    struct msg_range *range_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Keeps (or, with exclude, drops) the header fields named in fields
  * (case-insensitive) from a header block; the blank line that ends the

@@ -86,7 +86,11 @@ static void preload(void *context)
 {
 	struct server *server = context;
 
-	vvm_sasl_global_init("imap");
+	/* A head start only: AUTHENTICATE calls it again, gets the same
+	 * result and refuses when it failed. */
+	if (vvm_sasl_global_init("imap") < 0)
+		syslog(LOG_ERR, "libsasl2 does not start: AUTHENTICATE is "
+		       "refused");
 	if (server->config->tls != VVM_TLS_NONE)
 		server->tls = shim_tls_load(server->config->tls_cert,
 					    server->config->tls_key);

@@ -43,14 +43,31 @@ static int find_subscriber(struct mo_ctx *ctx)
 	return 0;
 }
 
+/* The subscriber's app_port. */
+static int stored_port(const struct mo_ctx *ctx, int *port_r)
+{
+	g_autofree char *text = NULL;
+	guint64 port;
+	int ret = profile_get_at(ctx->dir, "app_port", &text);
+
+	if (ret < 0)
+		return ret;
+	if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT16, &port,
+					NULL))
+		return -EIO;
+	*port_r = (int)port;
+	return 0;
+}
+
 /* "//VVM:STATUS:st=U;rc=<rc>" (the prefix and port the client asked for,
  * else the subscriber's, else the defaults), queued through the outbox
- * like every answer. */
+ * like every answer. A stored prefix or port that cannot be read is an
+ * error (the MO is offered again), never the default: the answer would
+ * go where the client does not listen. */
 static int answer_failure(struct mo_ctx *ctx, int rc, const char *prefix,
 			  int port)
 {
 	g_autofree char *stored_prefix = NULL;
-	g_autofree char *stored_port = NULL;
 	g_autoptr(GString) text = g_string_new(NULL);
 	g_autoptr(GString) entry_text = g_string_new(NULL);
 	g_autofree char *outbox = g_build_filename(ctx->cfg->mount, ".outbox",
@@ -58,12 +75,15 @@ static int answer_failure(struct mo_ctx *ctx, int rc, const char *prefix,
 	struct vvm_sms_status status;
 	struct vvm_sms_entry entry = { .kind = VVM_SMS_ENTRY_STATUS,
 				       .replace = true };
+	int ret = 0;
 
 	if (ctx->dir != NULL && (prefix == NULL || *prefix == '\0'))
-		profile_get_at(ctx->dir, "client_prefix", &stored_prefix);
-	if (ctx->dir != NULL && port < 0 &&
-	    profile_get_at(ctx->dir, "app_port", &stored_port) == 0)
-		port = (int)g_ascii_strtoll(stored_port, NULL, 10);
+		ret = profile_get_at(ctx->dir, "client_prefix",
+				     &stored_prefix);
+	if (ret == 0 && ctx->dir != NULL && port < 0)
+		ret = stored_port(ctx, &port);
+	if (ret < 0)
+		return ret;
 	vvm_sms_status_init(&status);
 	status.st = 'U';
 	status.rc = (unsigned)rc;

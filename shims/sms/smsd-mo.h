@@ -16,6 +16,6 @@
  * the mount failed: the SMSC should then deliver it again. Logs what it
  * did. */
 int smsd_mo_apply(const struct smsd_config *cfg, const char *source,
-		  const char *text, size_t len);
+		  const char *text, size_t len) G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

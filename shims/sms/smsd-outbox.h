@@ -37,7 +37,7 @@ void smsd_outbox_destroy(struct smsd_outbox **ob);
  * a time, the lowest sequence numbers first) and unlinks those whose
  * unlink failed before. Returns how many new entries it loaded, or the
  * error of reading the directory (logged when it starts and ends). */
-int smsd_outbox_scan(struct smsd_outbox *ob);
+int smsd_outbox_scan(struct smsd_outbox *ob) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The last scan left entries unread for want of room, and there is room
  * now: scan again rather than wait for the next poll. */

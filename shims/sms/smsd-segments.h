@@ -45,7 +45,8 @@ struct smsd_out {
  * *reason_r. */
 int smsd_out_build(const struct smsd_config *cfg,
 		   const struct vvm_sms_entry *entry, uint8_t ref,
-		   struct smsd_out **out_r, const char **reason_r);
+		   struct smsd_out **out_r, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 void smsd_out_destroy(struct smsd_out **out);
 
 #endif

@@ -113,8 +113,10 @@ static void preload(void *context)
 	struct server *server = context;
 
 	smtp_message_init();
-	if (!server->opts->lmtp)
-		vvm_sasl_global_init("smtp");
+	/* A head start only: AUTH calls it again, gets the same result and
+	 * refuses when it failed. */
+	if (!server->opts->lmtp && vvm_sasl_global_init("smtp") < 0)
+		syslog(LOG_ERR, "libsasl2 does not start: AUTH is refused");
 	if (server->config->tls != VVM_TLS_NONE)
 		server->tls = shim_tls_load(server->config->tls_cert,
 					    server->config->tls_key);

@@ -89,7 +89,8 @@ struct smtp_message_info {
 int smtp_message_check(const void *data, size_t len,
 		       const struct smtp_message_rules *rules,
 		       struct smtp_message_info *info_r,
-		       struct smtp_refusal *refusal_r);
+		       struct smtp_refusal *refusal_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 void smtp_refusal_clear(struct smtp_refusal *refusal);
 

@@ -112,7 +112,8 @@ void smtp_junk_command(struct smtp_session *s);
  * Returns 0 and a new string without its line end, -E2BIG for a line too
  * long and -EPROTO for one with a NUL byte (both consumed), -EPIPE when
  * the client is gone or -ETIMEDOUT. */
-int smtp_read_line(struct smtp_session *s, char **line_r);
+int smtp_read_line(struct smtp_session *s, char **line_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
 /* A new path under the subscriber root: "<root>/<rel>". */
 char *smtp_path(const struct smtp_session *s, const char *rel);

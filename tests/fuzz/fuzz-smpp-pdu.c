@@ -29,7 +29,11 @@ static void check_deliver(const uint8_t *pdu, size_t len)
 	}
 	if (mo.text == NULL || strlen(mo.source) >= sizeof(mo.source))
 		abort();
-	vvm_sms_mo_parse(mo.text, mo.len, &command, &rc, &reason);
+	/* Parsed, or refused with a reason: nothing else. */
+	reason = NULL;
+	int ret = vvm_sms_mo_parse(mo.text, mo.len, &command, &rc, &reason);
+	if (ret != 0 && (ret != -EINVAL || reason == NULL))
+		abort();
 	smpp_mo_clear(&mo);
 }
 
@@ -49,6 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (len < 0 && len != -EBADMSG)
 		abort();
-	vvm_sms_entry_parse((const char *)data, size, &entry, NULL);
+	int ret = vvm_sms_entry_parse((const char *)data, size, &entry, NULL);
+	if (ret != 0 && ret != -EINVAL)
+		abort();
 	return 0;
 }

@@ -74,9 +74,11 @@ static int mo_parse_guarded(const char *text, struct vvm_sms_mo *mo_r,
 	struct guarded g;
 	int ret, rc;
 
+	/* Every prefix: parsed or refused, never read past. */
 	for (size_t cut = 0; cut < len; cut++) {
 		guarded_init(&g, text, cut);
-		vvm_sms_mo_parse(g.data, cut, &mo, &rc, NULL);
+		ret = vvm_sms_mo_parse(g.data, cut, &mo, &rc, NULL);
+		g_assert_true(ret == 0 || ret == -EINVAL);
 		guarded_release(&g);
 	}
 	guarded_init(&g, text, len);
@@ -1827,9 +1829,11 @@ static int entry_parse_guarded(const char *text, struct vvm_sms_entry *e_r,
 	struct guarded g;
 	int ret;
 
+	/* Every prefix: parsed or refused, never read past. */
 	for (size_t cut = 0; cut < len; cut++) {
 		guarded_init(&g, text, cut);
-		vvm_sms_entry_parse(g.data, cut, &e, NULL);
+		ret = vvm_sms_entry_parse(g.data, cut, &e, NULL);
+		g_assert_true(ret == 0 || ret == -EINVAL);
 		guarded_release(&g);
 	}
 	guarded_init(&g, text, len);

@@ -639,7 +639,7 @@ static void test_outbox_reset(struct outbox_fixture *f, gconstpointer data)
 	enqueue(f, &e);
 	enqueue(f, &long_e);
 	enqueue(f, &e);
-	smsd_outbox_scan(f->ob);
+	g_assert_cmpint(smsd_outbox_scan(f->ob), ==, 3);
 	a = smsd_outbox_next(f->ob, 0, &seg);
 	b = smsd_outbox_next(f->ob, 0, &seg);
 	smsd_outbox_result(f->ob, a, true, false, 0);

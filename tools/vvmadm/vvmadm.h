@@ -59,16 +59,22 @@ bool vvmadm_check_mailbox(const char *mailbox);
 bool vvmadm_parse_uid(const char *text, uint32_t *uid_r);
 bool vvmadm_is_special_mailbox(const char *name);
 /* Reads a whole file ("-" is standard input) into *data_r. */
-int vvmadm_read_file(const char *path, GBytes **data_r);
+int vvmadm_read_file(const char *path, GBytes **data_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Writes all of buf, retrying short writes and EINTR. */
 /* Reads an xattr of a path or an open file, without a trailing newline. */
-int vvmadm_xattr_get(const char *path, const char *name, char **value_r);
-int vvmadm_fxattr_get(int fd, const char *name, char **value_r);
-int vvmadm_xattr_get_u64(const char *path, const char *name, uint64_t *value_r);
+int vvmadm_xattr_get(const char *path, const char *name, char **value_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+int vvmadm_fxattr_get(int fd, const char *name, char **value_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+int vvmadm_xattr_get_u64(const char *path, const char *name, uint64_t *value_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Lists the names in dir that are directories (dirs) or that end in .eml
  * and start with a UID (uids, sorted ascending). Dot names are skipped. */
-int vvmadm_list_dirs(const char *dir, GPtrArray **names_r);
-int vvmadm_list_uids(const char *dir, GArray **uids_r);
+int vvmadm_list_dirs(const char *dir, GPtrArray **names_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+int vvmadm_list_uids(const char *dir, GArray **uids_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 char *vvmadm_message_path(const char *mbox_dir, uint32_t uid);
 
 /* maildir.c */
@@ -80,8 +86,10 @@ struct maildir_keywords {
 };
 void maildir_keywords_clear(struct maildir_keywords *kw);
 /* A missing file is no keyword at all. */
-int maildir_keywords_read(const char *maildir, struct maildir_keywords *kw);
-int maildir_keywords_write(const char *maildir, struct maildir_keywords *kw);
+int maildir_keywords_read(const char *maildir, struct maildir_keywords *kw)
+	G_GNUC_WARN_UNUSED_RESULT;
+int maildir_keywords_write(const char *maildir, struct maildir_keywords *kw)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* The info letters ("DFRST" then keyword letters) of a user.imap.flags
  * value; keywords without a letter yet are given one in kw. */
 char *maildir_info_from_flags(const char *flags, struct maildir_keywords *kw);
@@ -90,7 +98,7 @@ char *maildir_info_from_flags(const char *flags, struct maildir_keywords *kw);
 char *maildir_flags_from_name(const char *name,
 			      const struct maildir_keywords *kw,
 			      GString *dropped);
-int vvmadm_fsync_dir(const char *path);
+int vvmadm_fsync_dir(const char *path) G_GNUC_WARN_UNUSED_RESULT;
 
 /* mbox.c */
 struct vvmadm_mbox_message {
@@ -105,7 +113,7 @@ void vvmadm_mbox_message_clear(struct vvmadm_mbox_message *msg);
  * does not start with a From_ line. */
 int vvmadm_mbox_split(GBytes *file,
 		      int (*cb)(void *ctx, struct vvmadm_mbox_message *msg),
-		      void *ctx);
+		      void *ctx) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The commands */
 int cmd_provision(struct vvmadm *adm, int argc, char **argv);
