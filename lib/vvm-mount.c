@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -73,14 +72,14 @@ int mount_getxattr_u64(const char *path, int fd, const char *name,
 		       uint64_t *value_r)
 {
 	g_autofree char *text = NULL;
+	guint64 v;
 	int ret = mount_getxattr(path, fd, name, &text);
 
 	if (ret < 0)
 		return ret;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || (*end != '\0' && *end != '\n'))
+	/* Digits only: strtoull() would take "-1" for 2^64 - 1. */
+	if (!g_ascii_string_to_unsigned(g_strchomp(text), 10, 0, G_MAXUINT64,
+					&v, NULL))
 		return -EIO;
 	*value_r = v;
 	return 0;

@@ -101,9 +101,15 @@ void cmd_append(struct imap_session *s, const struct imap_command *cmd)
 	}
 	g_autofree char *dir_name = imap_mailbox_dir_name(a.mailbox);
 	g_autofree char *dir = dir_name != NULL ? imap_path(s, dir_name) : NULL;
-	if (dir == NULL ||
-	    mount_getxattr_u64(dir, -1, "user.imap.uidvalidity", &uidvalidity) < 0) {
+	ret = dir == NULL ? -ENOENT :
+		mount_getxattr_u64(dir, -1, "user.imap.uidvalidity",
+				   &uidvalidity);
+	if (ret == -ENOENT || ret == -ENOTDIR) {
 		imap_no(s, "[TRYCREATE] Mailbox does not exist");
+		return;
+	}
+	if (ret < 0) {
+		imap_no_unavailable(s, "APPEND: cannot read UIDVALIDITY", ret);
 		return;
 	}
 	if (strcmp(dir_name, "Greetings") != 0) {

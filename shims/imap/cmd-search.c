@@ -112,13 +112,22 @@ static int64_t day_of(int64_t unix_time)
 	return unix_time >= 0 ? unix_time / 86400 : (unix_time - 86399) / 86400;
 }
 
+/* The INTERNALDATE's day; one that cannot be read sets m->error (the
+ * SEARCH fails) rather than reading as 1970. */
 static int64_t internal_day(struct search_msg *m)
 {
 	g_autofree char *value = NULL;
+	gint64 t;
+	int ret = msgfile_xattr(&m->mf, "user.imap.internaldate", &value);
 
-	if (msgfile_xattr(&m->mf, "user.imap.internaldate", &value) < 0)
+	if (ret == 0 && !g_ascii_string_to_signed(value, 10, G_MININT64 / 2,
+						  G_MAXINT64 / 2, &t, NULL))
+		ret = -EIO;
+	if (ret < 0) {
+		m->error = ret;
 		return 0;
-	return day_of(g_ascii_strtoll(value, NULL, 10));
+	}
+	return day_of(t);
 }
 
 /* The day of the Date header in its own zone ("[Day, ]D Mon YYYY ..."),
@@ -212,6 +221,7 @@ static bool matches(struct search_msg *m, const struct imap_search_key *key)
 {
 	uint64_t size = 0;
 	const char *field = NULL;
+	int ret;
 	int64_t sent = key->type == IMAP_SEARCH_SENTBEFORE ||
 		       key->type == IMAP_SEARCH_SENTON ||
 		       key->type == IMAP_SEARCH_SENTSINCE ? sent_day(m) : 0;
@@ -253,8 +263,10 @@ static bool matches(struct search_msg *m, const struct imap_search_key *key)
 		       sent >= day_of(imap_date_to_unix(&key->u.date));
 	case IMAP_SEARCH_LARGER:
 	case IMAP_SEARCH_SMALLER:
-		if (msgfile_size(&m->mf, &size) < 0)
+		if ((ret = msgfile_size(&m->mf, &size)) < 0) {
+			m->error = ret;
 			return false;
+		}
 		return key->type == IMAP_SEARCH_LARGER ? size > key->u.size :
 							 size < key->u.size;
 	case IMAP_SEARCH_MODSEQ:

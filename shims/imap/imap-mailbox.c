@@ -1,8 +1,6 @@
 #include "imap-mailbox.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "imap-mount.h"
@@ -44,13 +42,13 @@ static void changes_clear(struct changes *c)
 		g_array_unref(c->msgs);
 }
 
-static int parse_u64(const char *text, uint64_t *value_r)
+/* A number of the change feed, max at most: digits only (strtoull()
+ * would take "-1" for 2^64 - 1), else the feed is damaged. */
+static int parse_u64(const char *text, uint64_t max, uint64_t *value_r)
 {
-	char *end;
+	guint64 v;
 
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0')
+	if (!g_ascii_string_to_unsigned(text, 10, 0, max, &v, NULL))
 		return -EIO;
 	*value_r = v;
 	return 0;
@@ -67,17 +65,19 @@ static int parse_header_line(struct changes *c, const char *key,
 		imap_seqset_normalize(c->vanished, G_MAXUINT32);
 		return 0;
 	}
-	if (parse_u64(value, &v) < 0)
+	if (strcmp(key, "highestmodseq") == 0)
+		return parse_u64(value, G_MAXUINT64, &c->highestmodseq);
+	if (strcmp(key, "uidvalidity") != 0 && strcmp(key, "uidnext") != 0 &&
+	    strcmp(key, "messages") != 0)
+		return 0; /* keys of later versions of the feed */
+	if (parse_u64(value, G_MAXUINT32, &v) < 0)
 		return -EIO;
 	if (strcmp(key, "uidvalidity") == 0)
 		c->uidvalidity = (uint32_t)v;
 	else if (strcmp(key, "uidnext") == 0)
 		c->uidnext = (uint32_t)v;
-	else if (strcmp(key, "highestmodseq") == 0)
-		c->highestmodseq = v;
-	else if (strcmp(key, "messages") == 0)
+	else
 		c->messages = (uint32_t)v;
-	/* Keys added by later versions of the feed are ignored. */
 	return 0;
 }
 
@@ -94,10 +94,10 @@ static int parse_msg_line(struct changes *c, char *line)
 	char *flags = strchr(modseq, ' ');
 	if (flags != NULL)
 		*flags++ = '\0';
-	if (parse_u64(line, &v) < 0 || v == 0 || v > G_MAXUINT32)
+	if (parse_u64(line, G_MAXUINT32, &v) < 0 || v == 0)
 		return -EIO;
 	msg.uid = (uint32_t)v;
-	if (parse_u64(modseq, &msg.modseq) < 0)
+	if (parse_u64(modseq, G_MAXUINT64, &msg.modseq) < 0)
 		return -EIO;
 	/* Flags a later vvmfs may add are not this session's to show. */
 	char *save = NULL;
@@ -184,23 +184,51 @@ static void summary_free(gpointer data)
 	g_free(sum);
 }
 
-/* Reads "+ <size> <date> <lengths...>\n<bytes>\n" after a message line. */
+/* The numbers of a summary's first line, "+ <size> <date> <lengths...>":
+ * digits only, each length within the rest of the feed. */
+static bool parse_summary_line(char *line, size_t rest, uint64_t *size_r,
+			       int64_t *date_r, uint64_t lens[5])
+{
+	g_auto(GStrv) f = g_strsplit(line, " ", -1);
+	guint64 v;
+	gint64 date;
+
+	if (g_strv_length(f) != 8 || strcmp(f[0], "+") != 0 ||
+	    !g_ascii_string_to_unsigned(f[1], 10, 0, G_MAXUINT64, &v, NULL) ||
+	    !g_ascii_string_to_signed(f[2], 10, G_MININT64, G_MAXINT64, &date,
+				      NULL))
+		return false;
+	*size_r = v;
+	*date_r = date;
+	for (int i = 0; i < 5; i++) {
+		if (!g_ascii_string_to_unsigned(f[3 + i], 10, 0, rest, &v,
+						NULL))
+			return false;
+		lens[i] = v;
+	}
+	return true;
+}
+
+/* Reads "+ <size> <date> <lengths...>\n<bytes>\n" after a message line.
+ * NULL for a summary that is not one: the cache is then not used for
+ * that message, whose attributes come from its file. */
 static const char *parse_summary(const char *p, const char *end,
 				 struct msg_summary **sum_r)
 {
-	unsigned long long size, lens[5];
-	long long date;
-	int used = 0;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	uint64_t size, lens[5];
+	int64_t date;
 
-	if (sscanf(p, "+ %llu %lld %llu %llu %llu %llu %llu\n%n", &size,
-		   &date, &lens[0], &lens[1], &lens[2], &lens[3], &lens[4],
-		   &used) != 7 || used == 0)
+	if (nl == NULL)
 		return NULL;
-	p += used;
-	unsigned long long total = 1;
+	g_autofree char *line = g_strndup(p, (size_t)(nl - p));
+	p = nl + 1;
+	if (!parse_summary_line(line, (size_t)(end - p), &size, &date, lens))
+		return NULL;
+	uint64_t total = 1;
 	for (int i = 0; i < 5; i++)
 		total += lens[i];
-	if ((unsigned long long)(end - p) < total || p[total - 1] != '\n')
+	if ((uint64_t)(end - p) < total || p[total - 1] != '\n')
 		return NULL;
 	struct msg_summary *sum = g_new0(struct msg_summary, 1);
 	char **fields[] = { &sum->envelope, &sum->bodystructure, &sum->body,
@@ -216,6 +244,25 @@ static const char *parse_summary(const char *p, const char *end,
 	return p + 1;
 }
 
+/* The UID a message line of the feed starts with, 0 for none. */
+static uint32_t line_uid(const char *p, const char *end)
+{
+	const char *stop = p;
+	guint64 uid;
+
+	while (stop < end && g_ascii_isdigit(*stop))
+		stop++;
+	if (stop == p || stop - p > 10)
+		return 0;
+	g_autofree char *digits = g_strndup(p, (size_t)(stop - p));
+	if (!g_ascii_string_to_unsigned(digits, 10, 1, G_MAXUINT32, &uid,
+					NULL))
+		return 0;
+	return (uint32_t)uid;
+}
+
+/* The summaries of 0.full: only a cache, so a feed that cannot be read
+ * leaves it empty and each message is read from its file. */
 static void load_summaries(struct imap_mailbox *box)
 {
 	g_autofree char *path = g_strdup_printf("%s/.changes/0.full", box->dir);
@@ -241,7 +288,7 @@ static void load_summaries(struct imap_mailbox *box)
 			uid = 0;
 			continue;
 		}
-		uid = g_ascii_isdigit(*p) ? (uint32_t)strtoul(p, NULL, 10) : 0;
+		uid = line_uid(p, end);
 		p = memchr(p, '\n', (size_t)(end - p));
 		if (p != NULL)
 			p++;

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -200,10 +199,22 @@ int msgfile_section(struct msgfile *mf, const char *part, bool header,
 		const char *end = strchrnul(line, '\n');
 		if (strncmp(line, want, want_len) == 0 &&
 		    line[want_len] == ' ') {
-			unsigned long long v[4];
-			if (sscanf(line + want_len, " %llu %llu %llu %llu",
-				   &v[0], &v[1], &v[2], &v[3]) != 4)
+			g_autofree char *text = g_strndup(
+				line + want_len + 1,
+				(size_t)(end - line) - want_len - 1);
+			g_auto(GStrv) f = g_strsplit(text, " ", -1);
+			guint64 v[4];
+
+			/* Digits only: a range read from anything else
+			 * would serve the wrong bytes. */
+			if (g_strv_length(f) != 4)
 				return -EIO;
+			for (int i = 0; i < 4; i++) {
+				if (!g_ascii_string_to_unsigned(
+					    f[i], 10, 0, G_MAXUINT64, &v[i],
+					    NULL))
+					return -EIO;
+			}
 			range_r->offset = header ? v[0] : v[2];
 			range_r->length = header ? v[1] : v[3];
 			return 0;

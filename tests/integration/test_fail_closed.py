@@ -5,7 +5,8 @@ a permissive one, and a malformed setting never for its default.
   section it reads, naming the file, the key and the value.
 * A login whose failure count cannot be read through the mount is
   refused as a temporary failure (IMAP NO [UNAVAILABLE], SMTP 454), never
-  let in as if there were no failures.
+  let in as if there were no failures; a quota that cannot be read is an
+  error, never "unlimited".
 
 The reads fail for real: vvmfs is killed (SIGKILL, the mount left dead,
 so it answers ENOTCONN) at the moment the shim reads the count, and
@@ -322,6 +323,23 @@ def test_imap_login_refused_on_a_dead_mount(make_imapd):
     kill_dead(server.fs)
     _, tagged = raw.command("L1", "LOGIN %s %s" % (MSISDN, PASSWORD))
     assert tagged == "L1 NO [UNAVAILABLE] application error"
+
+
+def test_quota_unreadable_is_an_error_not_unlimited(make_imapd):
+    server = make_imapd()
+    raw = Raw(server.port)
+    raw.login()
+    # Unlimited (no limits set): an empty resource list.
+    untagged, tagged = raw.command("Q1", 'GETQUOTA ""')
+    assert untagged == ['* QUOTA "" ()'] and tagged.startswith("Q1 OK")
+    kill_dead(server.fs)
+    untagged, tagged = raw.command("Q2", 'GETQUOTA ""')
+    assert untagged == []
+    assert tagged == "Q2 NO [UNAVAILABLE] application error"
+    untagged, tagged = raw.command("Q3", "GETQUOTAROOT INBOX")
+    # Not "[NONEXISTENT]": the mailbox is there, the mount failed.
+    assert tagged == "Q3 NO [UNAVAILABLE] application error"
+    assert not any(line.startswith("* QUOTA ") for line in untagged)
 
 
 def cram_md5_answer(raw, user, password):
