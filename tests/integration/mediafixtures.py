@@ -44,11 +44,11 @@ TARGET_FORMAT = {
 }
 
 
-def sanitized():
+def sanitized(build=BUILD):
     """True for a build with sanitizers, whose worker sets no RLIMIT_AS
     (AddressSanitizer reserves terabytes of address space)."""
     try:
-        with open(BUILD / "meson-info" / "intro-buildoptions.json") as f:
+        with open(Path(build) / "meson-info" / "intro-buildoptions.json") as f:
             options = json.load(f)
     except OSError:
         return False
@@ -58,6 +58,30 @@ def sanitized():
 
 def missing_tools():
     return [t for t in TOOLS if shutil.which(t) is None]
+
+
+def require_tools_and_worker():
+    """Fails, never skips, when what the tests need is not there: tools/vvm
+    installs every tool and builds the worker."""
+    missing = missing_tools()
+    assert not missing, "missing tools: %s (tools/vvm installs them)" % (
+        " ".join(missing))
+    assert WORKER.exists(), "%s is not built" % WORKER
+
+
+def plain_worker():
+    """A worker built without sanitizers, which can set its memory budget
+    as an address-space limit: this build's, or else the one of the build
+    that VVM_PLAIN_BUILD_DIR names (tools/vvm test names its plain
+    build). None when there is neither."""
+    if not sanitized():
+        return WORKER
+    build = os.environ.get("VVM_PLAIN_BUILD_DIR")
+    if not build or sanitized(build):
+        return None
+    path = Path(build) / "lib" / "media" / "vvm-media-worker"
+    assert path.exists(), "%s is not built" % path
+    return path
 
 
 def run(*args, **kwargs):
@@ -194,23 +218,13 @@ class WorkerRun:
     seconds: float
 
 
-def worker_env(env=None):
-    """The environment for the worker. Under AddressSanitizer its leak
-    check is off: GLib leaks its first quark table by design once more
-    than 2048 quarks exist (GStreamer registers more), a direct leak of
-    16 KB allocated from GLib's constructor, in unsymbolized frames that
-    no suppression can name without hiding every g_malloc."""
-    env = dict(os.environ if env is None else env)
-    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-    return env
-
-
-def worker(path, to, *options, timeout=60, env=None):
-    """Runs the worker on the file at path (stdin is that file)."""
-    env = worker_env(env)
+def worker(path, to, *options, timeout=60, env=None, binary=WORKER):
+    """Runs the worker on the file at path (stdin is that file). Under
+    AddressSanitizer its leak check is on: the worker suppresses GLib's
+    one leak by design itself (vvm-media-worker.c)."""
     start = time.monotonic()
     with open(path, "rb") as f:
-        r = subprocess.run([str(WORKER), "--to=" + to] + list(options),
+        r = subprocess.run([str(binary), "--to=" + to] + list(options),
                            stdin=f, capture_output=True, timeout=timeout,
                            env=env)
     return WorkerRun(r.returncode, r.stdout,
