@@ -11,8 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from conftest import MSISDN, VVMADM, voice_message
 
 OTHER = "31687654321"
@@ -498,11 +496,12 @@ def watch_recipe(fs, block, cwd):
     assert want.search(out + rest), (out + rest, err)
 
 
-@pytest.mark.skipif(shutil.which("inotifywait") is None or
-                    shutil.which("getfattr") is None,
-                    reason="needs inotify-tools and attr")
 def test_admin_guide_recipes(vvmfs, tmp_path):
     """Every sh block of docs/admin.md, in order, as printed."""
+    missing = [t for t in ("inotifywait", "getfattr")
+               if shutil.which(t) is None]
+    assert not missing, "missing %s (tools/vvm installs inotify-tools " \
+        "and attr)" % " ".join(missing)
     (tmp_path / "voice.eml").write_bytes(voice_message(1))
     (tmp_path / "subscribers.csv").write_text(
         "31611111111,nl,1111\n31622222222,en,2222\n")
