@@ -29,7 +29,8 @@ imaplib.Commands.setdefault("SETMETADATA", ("AUTH", "SELECTED"))
 imaplib.Commands.setdefault("MOVE", ("SELECTED",))
 
 WORKER = BUILD / "lib" / "media" / "vvm-media-worker"
-SUBS = {"A": "31612345678", "B": "31612345679"}
+# A and B are provisioned at the start of every run; C comes and goes.
+SUBS = {"A": "31612345678", "B": "31612345679", "C": "31612345680"}
 PASSWORD = "model-Pw-1"
 SMTP_PASSWORD = "model-smtp-2"
 

@@ -18,7 +18,7 @@ import time
 from smtpd import digest_md5
 from storecheck import (PASSWORD, SMTP_PASSWORD, SUBS, Checker, Imap, Rig,
                         _first_diff, _imap_name, deposit, describe_diff,
-                        errno_name, imap_flags, read_uncached,
+                        errno_name, getx, imap_flags, read_uncached,
                         rendition_mismatch)
 from storemodel import (CALLER, PROFILE_DEFAULTS, STATUS_CHANGES,
                         Divergence, Mailbox, Model, Subscriber,
@@ -35,6 +35,14 @@ BAD_BOX_NAMES = [".hidden", "profile", "inbox", "Inbox"]
 
 class Skip(Exception):
     """The operation has nothing to act on in this state."""
+
+
+def _errno(fn, *args):
+    try:
+        fn(*args)
+    except OSError as e:
+        return e.errno
+    return 0
 
 
 def pick(seq, n):
@@ -75,7 +83,10 @@ class Runner:
         self.trace.append(text)
 
     def sub(self, key):
-        return self.model.subs[SUBS[key]]
+        sub = self.model.subs.get(SUBS[key])
+        if sub is None:
+            raise Skip()
+        return sub
 
     def box(self, sub, n, imap=False):
         names = sub.box_names()
@@ -104,7 +115,10 @@ class Runner:
             self.provision(key)
         self.check()
 
-    def provision(self, key):
+    def provision(self, key, activate=True):
+        """mkdir of a subscriber: INBOX, Greetings and the default profile
+        in one transaction; then its passwords (and, for A and B, the
+        status R that lets it log in)."""
         msisdn = SUBS[key]
         t0 = int(time.time())
         os.mkdir(self.rig.fs.mnt / msisdn)
@@ -117,8 +131,46 @@ class Runner:
         for k, v in (("imap_password", PASSWORD),
                      ("smtp_password", SMTP_PASSWORD)):
             self.write_profile(sub, k, v, 0)
-        for status in "NR":
+        for status in "NR" if activate else "":
             self.write_profile(sub, "status", status, 0)
+
+    def op_provision(self, p):
+        """mkdir MOUNT/<msisdn> of C: EEXIST while it is there."""
+        msisdn = SUBS["C"]
+        if msisdn not in self.model.subs:
+            self.note("mkdir %s (provision)" % msisdn)
+            self.provision("C", activate=False)
+            return
+        self.note("mkdir %s: want EEXIST" % msisdn)
+        self.same("subscriber", "mkdir of a subscriber that exists",
+                  errno_name(_errno(os.mkdir, self.rig.fs.mnt / msisdn)),
+                  "EEXIST")
+
+    def op_deprovision(self, p):
+        """rmdir MOUNT/<msisdn> of C: refused while a mailbox holds a
+        message; renaming a subscriber is always EPERM."""
+        msisdn = SUBS["C"]
+        sub = self.model.subs.get(msisdn)
+        path = self.rig.fs.mnt / msisdn
+        if p.get("rename"):
+            want = errno.EPERM if sub else errno.ENOENT
+            got = _errno(os.rename, path, self.rig.fs.mnt / "31612345681")
+            self.note("mv %s 31612345681: want %s" % (msisdn,
+                                                      errno_name(want)))
+        else:
+            if sub is None:
+                want = errno.ENOENT
+            elif any(box.msgs for box in sub.boxes.values()):
+                want = errno.ENOTEMPTY
+            else:
+                want = 0
+            self.note("rmdir %s (deprovision): want %s" % (
+                msisdn, errno_name(want)))
+            got = _errno(os.rmdir, path)
+            if not got and not want:
+                del self.model.subs[msisdn]
+        self.same("subscriber", "removing subscriber %s" % msisdn,
+                  errno_name(got), errno_name(want))
 
     def new_mailbox(self, sub, name, t0):
         """A mailbox just created: its UIDVALIDITY is learned, and must
@@ -183,6 +235,14 @@ class Runner:
         t1 = int(time.time()) + 1
         self.same("deposit", "cp into %s/%s: errno" % (sub.msisdn, box.name),
                   errno_name(err), errno_name(want))
+        if want in (errno.EDQUOT, errno.EINVAL) and not \
+                name.startswith(".") and names is not None:
+            # Refused at the commit: the reason is left on the mailbox.
+            reason = getx(self.path(sub, box), "user.vvm.error") or ""
+            if not re.search(r"[A-Za-z]{3}", reason):
+                self.fail("deposit", "no reason in %s/%s user.vvm.error "
+                          "after a refusal: %r" % (sub.msisdn, box.name,
+                                                   reason))
         if want:
             return
         msg.idate_range = (t0, t1)
@@ -195,7 +255,7 @@ class Runner:
         store it, or "either" when the quota cannot tell yet."""
         if not frm.active:
             return ("auth", 535)
-        if to.profile["status"] == "U":
+        if to.profile["status"] in ("U", "none"):
             return ("rcpt", 550)
         if to.profile["status"] == "B":
             return ("rcpt", 550)
@@ -233,7 +293,11 @@ class Runner:
     def op_smtp(self, p):
         """A deposit by vvm-smtpd from one subscriber to another (or to
         itself), as a phone sends a voice reply."""
-        frm, to = self.sub(p["frm"]), self.sub(p["to"])
+        frm = self.sub(p["frm"])
+        to = self.model.subs.get(SUBS[p["to"]])
+        if to is None:
+            # No such subscriber (C before it is provisioned).
+            to = Subscriber(SUBS[p["to"]], {"status": "none"})
         spec = dict(p["msg"], frm=frm.msisdn, to=to.msisdn)
         data = message(spec)
         msg = self.model.new_msg(spec, suffix=data, sender=frm.msisdn)
@@ -796,9 +860,71 @@ class Runner:
         self.rig.mount()
 
     def op_inflight(self, p):
-        """SIGKILL of vvmfs while a deposit is in flight: afterwards the
-        message is there once or not at all (and there for sure if the
-        writer was told it is), with everything else as it was."""
+        """SIGKILL of vvmfs while an operation is in flight in another
+        thread (a deposit by cp, SMTP or APPEND, a move, a flag change):
+        afterwards the store is as if it happened once or not at all
+        (and happened for sure if the client was told so), with
+        everything else as it was."""
+        via = p["via"]
+        after = self.model.clone()
+        if via in ("move", "flags"):
+            action = self._inflight_change(p, after)
+        else:
+            action = self._inflight_deposit(p, after)
+        if action is None:
+            # Refused anyway (or nothing to act on): a plain kill.
+            return self.op_kill(p)
+        t0 = int(time.time())
+        started, result = threading.Event(), {}
+        early = p.get("early", False)
+
+        def client():
+            try:
+                result["acked"] = action(started, early)
+            except (OSError, EOFError, smtplib.SMTPException,
+                    imaplib.IMAP4.error):
+                pass
+            finally:
+                started.set()
+        thread = threading.Thread(target=client, daemon=True)
+        self.stats["kills"] += 1
+        self.stats["inflight"] += 1
+        thread.start()
+        started.wait(30)
+        time.sleep(p["delay_ms"] / 1000.0)
+        self.rig.kill()
+        thread.join(60)
+        if thread.is_alive():
+            self.fail("kill", "the %s client hangs after the kill" % via)
+        self.rig.mount()
+        for msg in self._learning:
+            msg.idate_range = (t0, int(time.time()) + 1)
+        acked = result.get("acked", False)
+        candidates = [("done", after)]
+        if not acked:
+            candidates.append(("not done", self.model))
+        outcomes = []
+        for label, model in candidates:
+            trial = model.clone()
+            errors = Checker(self.rig, trial, random.Random(0)).run()
+            outcomes.append((label, errors))
+            if not errors:
+                self.model = trial
+                self.stats["inflight_" + label.replace(" ", "_")] += 1
+                self.note("SIGKILL with a %s in flight: %s%s" % (
+                    via, label, " (acknowledged)" if acked else ""))
+                return
+        self.fail(outcomes[0][1][0][0] if outcomes[0][1] else "inflight",
+                  "after a SIGKILL with a %s in flight (%s), the store is "
+                  "neither outcome:\n" % (
+                      via, "acknowledged" if acked else "not acknowledged") +
+                  "\n".join("  as if %s: %s" % (label, "; ".join(
+                      "[%s] %s" % e for e in errors[:3]))
+                      for label, errors in outcomes))
+
+    def _inflight_deposit(self, p, after):
+        """A deposit into INBOX (Greetings for APPEND) applied to after;
+        returns the client's action, or None when it would be refused."""
         via = p["via"]
         spec = dict(p["msg"])
         sub = self.sub(p["sub"])
@@ -809,7 +935,6 @@ class Runner:
         if via == "smtp":
             spec.update(frm=frm.msisdn, to=sub.msisdn)
         data = message(spec)
-        after = self.model.clone()
         asub = after.subs[sub.msisdn]
         abox = asub.boxes[box.name]
         if via == "smtp":
@@ -821,82 +946,85 @@ class Runner:
             if via == "append" and not sub.active:
                 verdict = 1
         if verdict:
-            # Nothing would be stored anyway: a plain kill.
-            return self.op_kill(p)
-        t0 = int(time.time())
-        msg.idate_range = (t0, t0 + 30)
+            return None
+        msg.idate_range = (0, 0)
+        self._learning = [msg]
         after.insert(asub, abox, msg)
-        started, result = threading.Event(), {}
-        writer = threading.Thread(target=self._inflight_writer, args=(
-            via, frm, sub, box, data, started, result), daemon=True)
-        self.stats["kills"] += 1
-        self.stats["inflight"] += 1
-        writer.start()
-        started.wait(30)
-        time.sleep(p["delay_ms"] / 1000.0)
-        self.rig.kill()
-        writer.join(60)
-        if writer.is_alive():
-            self.fail("kill", "the %s writer hangs after the kill" % via)
-        self.rig.mount()
-        msg.idate_range = (t0, int(time.time()) + 1)
-        acked = result.get("acked", False)
-        candidates = [("stored", after)]
-        if not acked:
-            candidates.append(("not stored", self.model))
-        outcomes = []
-        for label, model in candidates:
-            trial = model.clone()
-            errors = Checker(self.rig, trial, random.Random(0)).run()
-            outcomes.append((label, errors))
-            if not errors:
-                self.model = trial
-                self.stats["inflight_" + label.replace(" ", "_")] += 1
-                self.note("SIGKILL with a %s deposit in flight: %s%s" % (
-                    via, label, " (acknowledged)" if acked else ""))
-                return
-        self.fail(outcomes[0][1][0][0] if outcomes[0][1] else "inflight",
-                  "after a SIGKILL with a %s deposit in flight (%s), the "
-                  "store is neither outcome:\n" % (
-                      via, "acknowledged" if acked else "not acknowledged") +
-                  "\n".join("  as if %s: %s" % (label, "; ".join(
-                      "[%s] %s" % e for e in errors[:3]))
-                      for label, errors in outcomes))
+        self.note("%s deposit into %s/%s" % (via, sub.msisdn, box.name))
+        path = self.path(sub, box)
 
-    def _inflight_writer(self, via, frm, sub, box, data, started, result):
-        try:
-            if via == "cp":
-                fd = os.open(self.path(sub, box) / "inflight.eml",
-                             os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                try:
-                    os.write(fd, data)
+        def cp(started, early):
+            fd = os.open(path / "inflight.eml",
+                         os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            try:
+                if early:
                     started.set()
-                    os.fsync(fd)
-                    result["acked"] = True
-                finally:
-                    started.set()
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
-            elif via == "smtp":
-                got = self.smtp_send(frm, sub, data, started)
-                result["acked"] = got is None
-            else:
-                imap = Imap(self.rig, sub.msisdn)
+                os.write(fd, data)
+                started.set()
+                os.fsync(fd)
+                return True
+            finally:
+                started.set()
                 try:
-                    if imap.login() is None:
-                        started.set()
-                        typ, _, _ = imap.cmd("APPEND", "Greetings", None,
-                                             None, data)
-                        result["acked"] = typ == "OK"
-                finally:
-                    imap.close()
-        except (OSError, EOFError, smtplib.SMTPException,
-                imaplib.IMAP4.error):
-            pass
-        finally:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+        def smtp(started, early):
+            if early:
+                started.set()
+            return self.smtp_send(frm, sub, data, started) is None
+
+        def append(started, early):
+            imap = Imap(self.rig, sub.msisdn)
+            try:
+                if imap.login() is not None:
+                    return False
+                started.set()
+                typ, _, _ = imap.cmd("APPEND", "Greetings", None, None, data)
+                return typ == "OK"
+            finally:
+                imap.close()
+        return {"cp": cp, "smtp": smtp, "append": append}[via]
+
+    def _inflight_change(self, p, after):
+        """A move or a flag change applied to after; returns the
+        client's action, or None when it would be refused."""
+        self._learning = []
+        sub, box, uid = self.message_of(p)
+        asub = after.subs[sub.msisdn]
+        abox = asub.boxes[box.name]
+        src = self.path(sub, box, uid)
+        if p["via"] == "move":
+            dst = self.box(sub, p["to"])
+            if dst is box:
+                return None
+            err, new_uid = after.move(asub, abox, uid, asub.boxes[dst.name])
+            if err:
+                return None
+            self.note("mv %s/%s/%d.eml %s/ (to UID %d)" % (
+                sub.msisdn, box.name, uid, dst.name, new_uid))
+            target = self.path(sub, dst) / "moved.eml"
+
+            def action(started, early):
+                started.set()
+                os.rename(src, target)
+                return True
+            return action
+        value = p["value"]
+        op = value[0] if value[:1] in ("+", "-") else ""
+        names = parse_flag_names(value[len(op):])
+        if names is None or after.store_flags(asub, abox, uid, op,
+                                              frozenset(names)):
+            return None
+        self.note("setfattr %r %s/%s/%d.eml" % (value, sub.msisdn, box.name,
+                                                uid))
+
+        def action(started, early):
             started.set()
+            os.setxattr(src, "user.imap.flags", value.encode())
+            return True
+        return action
 
     def op_purge(self, p):
         """Retention: messages whose Expires has passed are expunged by

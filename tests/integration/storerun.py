@@ -46,7 +46,7 @@ class Generator:
                "rmdir": 2, "rename": 1.5, "rendition": 6, "profile": 7,
                "setmeta": 1.5, "notify": 1, "look": 3, "refused": 1,
                "send": 2, "remount": 2.5, "kill": 2, "inflight": 2.5,
-               "purge": 1.5}
+               "purge": 1.5, "provision": 1, "deprovision": 1}
 
     def __init__(self, seed):
         self.rng = random.Random(seed)
@@ -76,7 +76,7 @@ class Generator:
 
     def base(self, **extra):
         r = self.rng
-        d = {"sub": r.choice(["A", "A", "B"]), "box": r.randrange(1 << 16),
+        d = {"sub": r.choice("AAAABBC"), "box": r.randrange(1 << 16),
              "msg": r.randrange(1 << 16)}
         d.update(extra)
         return d
@@ -106,14 +106,15 @@ class Generator:
         msg = self.msg()
         if msg["kind"] in ("text", "unknown"):
             msg["kind"] = "amr"
-        return {"frm": r.choice("AB"), "to": r.choice("AAB"), "msg": msg}
+        return {"frm": r.choice("AAABBC"), "to": r.choice("AAABBC"),
+                "msg": msg}
 
     def gen_append(self, model):
         r = self.rng
         flags = r.choice([[], ["$CNS-Greeting-On"], ["\\Seen"],
                           ["$AppleVM-ActiveGreeting", "\\Seen"],
                           ["\\Flagged"], ["\\Deleted"]])
-        p = {"sub": r.choice("AAB"), "msg": self.msg(greeting=True),
+        p = {"sub": r.choice("AAABBC"), "msg": self.msg(greeting=True),
              "box": "INBOX" if r.random() < 0.1 else "Greetings",
              "flags": flags}
         if r.random() < 0.5:
@@ -160,7 +161,7 @@ class Generator:
 
     def gen_mkdir(self, model):
         r = self.rng
-        return {"sub": r.choice("AB"),
+        return {"sub": r.choice("AABC"),
                 "name": r.choice(BOX_NAMES * 4 + BAD_BOX_NAMES +
                                  ["Greetings"])}
 
@@ -170,7 +171,9 @@ class Generator:
 
     def gen_profile(self, model):
         r = self.rng
-        sub = r.choice("AAB")
+        sub = r.choice("AAABBC")
+        if SUBS[sub] not in model.subs:
+            sub = "A"
         s = model.subs[SUBS[sub]]
         key = r.choice(["quota", "quota", "quota", "accept", "accept",
                         "status", "status", "client_prefix", "app_port"])
@@ -199,15 +202,15 @@ class Generator:
         return {"sub": sub, "key": key, "value": value}
 
     def gen_setmeta(self, model):
-        return {"sub": self.rng.choice("AAB"),
+        return {"sub": self.rng.choice("AAABBC"),
                 "accept": self.rng.choice(ACCEPTS)}
 
     def gen_notify(self, model):
-        return {"sub": self.rng.choice("AB"),
+        return {"sub": self.rng.choice("AABC"),
                 "what": self.rng.choice(["STATUS", "MBU"])}
 
     def gen_refused(self, model):
-        return {"sub": self.rng.choice("AB"),
+        return {"sub": self.rng.choice("AABC"),
                 "command": self.rng.choice(["MOVE", "COPY", "CREATE",
                                             "DELETE", "APPEND"])}
 
@@ -218,29 +221,40 @@ class Generator:
     def gen_remount(self, model):
         return {}
 
-    gen_kill = gen_remount
+    def gen_deprovision(self, model):
+        return {"rename": self.rng.random() < 0.1}
+
+    gen_kill = gen_provision = gen_remount
 
     def gen_inflight(self, model):
         r = self.rng
-        via = r.choice(["cp", "cp", "smtp", "append"])
-        msg = self.msg(greeting=via == "append")
-        if msg["kind"] in ("text", "unknown") and via == "smtp":
-            msg["kind"] = "amr"
-        return {"via": via, "sub": r.choice("AAB"), "frm": r.choice("AB"),
-                "msg": msg, "delay_ms": r.choice([0, 1, 2, 5, 10, 20])}
+        via = r.choice(["cp", "cp", "cp", "smtp", "append", "move", "flags"])
+        if via in ("move", "flags"):
+            p = self.base(via=via, to=r.randrange(1 << 16),
+                          value=r.choice(["+\\Seen", "-\\Seen",
+                                          "\\Deleted \\Flagged"]))
+        else:
+            msg = self.msg(greeting=via == "append")
+            if msg["kind"] in ("text", "unknown") and via == "smtp":
+                msg["kind"] = "amr"
+            p = {"via": via, "sub": r.choice("AAABBC"),
+                 "frm": r.choice("AABC"), "msg": msg,
+                 "early": r.random() < 0.3}
+        p["delay_ms"] = r.choice([0, 0, 1, 2, 5, 10, 20])
+        return p
 
     def gen_purge(self, model):
         r = self.rng
         items = [{"box": r.randrange(1 << 16), "msg": self.msg()}
                  for _ in range(r.choice([1, 1, 1, 2, 3]))]
-        return {"sub": r.choice("AAB"), "items": items}
+        return {"sub": r.choice("AAABBC"), "items": items}
 
 
 # --- runs, shrinking and reports ---------------------------------------------
 
 def new_stats():
     return {k: 0 for k in ("ops", "skipped", "remounts", "kills", "inflight",
-                           "inflight_stored", "inflight_not_stored",
+                           "inflight_done", "inflight_not_done",
                            "purged", "transcoded", "ambiguous")}
 
 
@@ -424,7 +438,7 @@ def campaign(seconds=None, seeds=None, steps=200, first_seed=None,
 
 def summary(stats):
     keys = ["seeds", "ops", "skipped", "remounts", "kills", "inflight",
-            "inflight_stored", "inflight_not_stored", "purged", "transcoded",
+            "inflight_done", "inflight_not_done", "purged", "transcoded",
             "ambiguous", "failures", "seconds"]
     text = ", ".join("%s %s" % (k, stats.get(k, 0)) for k in keys)
     by_op = stats.get("by_op", {})
