@@ -101,20 +101,21 @@ class Rig:
             try:
                 inetd.close()
             except AssertionError as e:
-                problems.append(str(e)[:3000])
+                problems.append(("process-exit", str(e)[:3000]))
         self.imapd = self.smtpd = None
         try:
             if clean and self.fs.proc is not None:
                 self.unmount()
         except Divergence as e:
-            problems.append(str(e))
+            problems.append((e.category, e.text))
         finally:
             try:
                 kill_unstuck(self.fs, signal.SIGTERM)
             except AssertionError:
                 pass
         if clean and problems:
-            raise Divergence("process-exit", "\n".join(problems))
+            raise Divergence(problems[0][0], "\n".join(
+                "[%s] %s" % p for p in problems))
 
     def sub(self, key):
         return self.fs.mnt / SUBS[key]

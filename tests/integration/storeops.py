@@ -489,8 +489,13 @@ class Runner:
         sub, box, uid = self.message_of(p)
         self.note("read %s/%s/.rendition/%d.eml under accept %r" % (
             sub.msisdn, box.name, uid, sub.profile["accept"]))
-        got = read_uncached(self.path(sub, box) / ".rendition" /
-                            ("%d.eml" % uid))
+        path = self.path(sub, box) / ".rendition" / ("%d.eml" % uid)
+        got = read_uncached(path)
+        # Its attributes describe the bytes served (fs-layout.md, "Audio").
+        header = got.index(b"\r\n\r\n") + 4
+        self.same("rendition", "%s user.imap.sections of part ." % path.name,
+                  (getx(path, "user.imap.sections") or "").split("\n")[0],
+                  ". 0 %d %d %d" % (header, header, len(got) - header))
         self.expect_rendition(sub, box, uid, got, "%s/%s/.rendition/%d.eml"
                               % (sub.msisdn, box.name, uid))
 
@@ -1035,7 +1040,7 @@ class Runner:
         soon = len(items) > 1
         # One message may expire at once; several expire in order a few
         # seconds on, after all are in, so the purge order is known.
-        base = now + 3 + len(items) if soon else now - 3600
+        base = now + 4 + 2 * len(items) if soon else now - 3600
         expected = []
         for i, item in enumerate(items):
             box = self.box(sub, item["box"])

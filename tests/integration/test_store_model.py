@@ -25,6 +25,8 @@ ASan build. The environment changes that:
 import os
 import time
 
+import pytest
+
 from storerun import campaign, format_ops, load_ops, run_ops, summary
 
 SEEDS = int(os.environ.get("VVM_MODEL_SEEDS", "12"))
@@ -42,9 +44,10 @@ def test_store_matches_model(capsys):
     if replay:
         seed = int(os.environ.get("VVM_MODEL_SEED", "0"))
         result = run_ops(seed, load_ops(replay))
-        assert result.failure is None, "%s\n%s" % (
-            getattr(result.failure, "text", result.failure),
-            format_ops(result))
+        if result.failure is not None:
+            pytest.fail("%s\n%s" % (getattr(result.failure, "text",
+                                            result.failure),
+                                    format_ops(result)), pytrace=False)
         return
     lines = []
     if SECONDS:
@@ -63,4 +66,5 @@ def test_store_matches_model(capsys):
         stats["seconds"] = int(time.monotonic() - start)
     with capsys.disabled():
         print("\n" + summary(stats))
-    assert not failures, "\n".join(lines)
+    if failures:
+        pytest.fail("\n".join(lines), pytrace=False)
