@@ -29,7 +29,8 @@ imaplib.Commands.setdefault("SETMETADATA", ("AUTH", "SELECTED"))
 imaplib.Commands.setdefault("MOVE", ("SELECTED",))
 
 WORKER = BUILD / "lib" / "media" / "vvm-media-worker"
-# A and B are provisioned at the start of every run; C comes and goes.
+# All three are provisioned and active at the start of a run; C may be
+# removed and provisioned again (then not activated).
 SUBS = {"A": "31612345678", "B": "31612345679", "C": "31612345680"}
 PASSWORD = "model-Pw-1"
 SMTP_PASSWORD = "model-smtp-2"

@@ -51,11 +51,17 @@ def test_store_matches_model(capsys):
         return
     lines = []
     if SECONDS:
+        # A long run says what it does as it goes.
         seed = os.environ.get("VVM_MODEL_SEED")
-        stats, failures = campaign(
-            seconds=SECONDS, steps=max(STEPS, 300),
-            first_seed=int(seed) if seed else None,
-            shrink_seconds=SHRINK_SECONDS, log=lines.append)
+
+        def log(text):
+            lines.append(text)
+            print(text, flush=True)
+        with capsys.disabled():
+            stats, failures = campaign(
+                seconds=SECONDS, steps=max(STEPS, 300),
+                first_seed=int(seed) if seed else None,
+                shrink_seconds=SHRINK_SECONDS, log=log)
     else:
         start = time.monotonic()
         stats, failures = campaign(
