@@ -47,7 +47,11 @@ DOMAIN = "example.net"
 
 # Known divergences the model may be told to accept while they are being
 # fixed, by name in VVM_MODEL_ALLOW (comma-separated). Empty by default:
-# a run that sets it says so in its summary.
+# a run that sets it says so in its summary. The names:
+#   move-nm-no-sender  the SYNC NM of a message moved into INBOX has no
+#                      s= (the contract's table gives it From's number)
+#   unmount-abort      vvmfs aborting at SIGTERM ("pure virtual method
+#                      called") is taken as a kill
 ALLOW = set(filter(None, os.environ.get("VVM_MODEL_ALLOW", "").split(",")))
 
 

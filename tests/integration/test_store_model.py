@@ -16,7 +16,7 @@ ASan build. The environment changes that:
     VVM_MODEL_SECONDS=1800   run seeds for that long (a long run)
     VVM_MODEL_SEED=N         the first seed (default 1; random with SECONDS)
     VVM_MODEL_SEEDS=N        how many seeds (default 12)
-    VVM_MODEL_STEPS=N        operations per seed (default 150)
+    VVM_MODEL_STEPS=N        operations per seed (default 130)
     VVM_MODEL_SHRINK_SECONDS=S   time bound of each shrink (default 180)
     VVM_MODEL_REPLAY=FILE    run one printed operation list instead
     VVM_MODEL_ALLOW=a,b      accept named known divergences (see
@@ -30,7 +30,7 @@ import pytest
 from storerun import campaign, format_ops, load_ops, run_ops, summary
 
 SEEDS = int(os.environ.get("VVM_MODEL_SEEDS", "12"))
-STEPS = int(os.environ.get("VVM_MODEL_STEPS", "150"))
+STEPS = int(os.environ.get("VVM_MODEL_STEPS", "130"))
 SECONDS = int(os.environ.get("VVM_MODEL_SECONDS", "0")) or None
 SHRINK_SECONDS = int(os.environ.get("VVM_MODEL_SHRINK_SECONDS", "180"))
 # A default run stops after this many seconds even if seeds remain, so a
