@@ -158,6 +158,32 @@ int vvm_config_bool(GKeyFile *kf, const char *group, const char *key,
 	return 0;
 }
 
+int vvm_config_numbers(GKeyFile *kf, const struct vvm_config_number *numbers,
+		       size_t count, char **error_r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < count; i++)
+		ret = vvm_config_uint(kf, numbers[i].group, numbers[i].key,
+				      numbers[i].fallback, numbers[i].min,
+				      numbers[i].max, numbers[i].value,
+				      error_r);
+	return ret;
+}
+
+int vvm_config_switches(GKeyFile *kf,
+			const struct vvm_config_switch *switches,
+			size_t count, char **error_r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < count; i++)
+		ret = vvm_config_bool(kf, switches[i].group, switches[i].key,
+				      switches[i].fallback, switches[i].value,
+				      error_r);
+	return ret;
+}
+
 char **vvm_config_list(GKeyFile *kf, const char *group, const char *key,
 		       const char *fallback)
 {

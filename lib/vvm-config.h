@@ -47,6 +47,27 @@ int vvm_config_u64(GKeyFile *kf, const char *group, const char *key,
 int vvm_config_bool(GKeyFile *kf, const char *group, const char *key,
 		    bool fallback, bool *value_r, char **error_r)
 	G_GNUC_WARN_UNUSED_RESULT;
+/* Tables of settings, read in order with the readers above; the first
+ * error stops the reading. */
+struct vvm_config_number {
+	const char *group, *key;
+	unsigned int *value;
+	unsigned int fallback, min, max;
+};
+
+struct vvm_config_switch {
+	const char *group, *key;
+	bool *value;
+	bool fallback;
+};
+
+int vvm_config_numbers(GKeyFile *kf, const struct vvm_config_number *numbers,
+		       size_t count, char **error_r) G_GNUC_WARN_UNUSED_RESULT;
+int vvm_config_switches(GKeyFile *kf,
+			const struct vvm_config_switch *switches,
+			size_t count, char **error_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+
 /* "a,b , c" or "a|b" as a NULL-terminated vector without empty items. */
 char **vvm_config_list(GKeyFile *kf, const char *group, const char *key,
 		       const char *fallback);

@@ -95,15 +95,11 @@ static int load_sms_config(GKeyFile *kf, struct ms_sms_config *sms,
 		{ "languages", offsetof(struct ms_sms_config, lang) },
 		{ "subscribe_url", offsetof(struct ms_sms_config, rs) },
 	};
-	const struct {
-		const char *key;
-		unsigned *value;
-		unsigned min, max;
-	} numbers[] = {
-		{ "imap_port", &sms->ipt, 1, 65535 },
+	const struct vvm_config_number numbers[] = {
+		{ "sms", "imap_port", &sms->ipt, sms->ipt, 1, 65535 },
 		/* 0: no SMTP deposit */
-		{ "smtp_port", &sms->spt, 0, 65535 },
-		{ "greeting_seconds", &sms->g_len, 0, 999 },
+		{ "sms", "smtp_port", &sms->spt, sms->spt, 0, 65535 },
+		{ "sms", "greeting_seconds", &sms->g_len, sms->g_len, 0, 999 },
 	};
 	int ret = 0;
 
@@ -118,11 +114,7 @@ static int load_sms_config(GKeyFile *kf, struct ms_sms_config *sms,
 			g_intern_string(value);
 		g_free(value);
 	}
-	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(numbers); i++)
-		ret = vvm_config_uint(kf, "sms", numbers[i].key,
-				      *numbers[i].value, numbers[i].min,
-				      numbers[i].max, numbers[i].value,
-				      error_r);
+	ret = vvm_config_numbers(kf, numbers, G_N_ELEMENTS(numbers), error_r);
 	if (ret == 0)
 		ret = vvm_config_bool(kf, "sms", "server_bare", sms->srv_bare,
 				      &sms->srv_bare, error_r);
@@ -180,28 +172,23 @@ static int set_owner(struct vvmfs *fs, const char *owner)
  * value that is not what it should be stops vvmfs at start. */
 static int load_media(GKeyFile *kf, struct vvmfs *fs, char **error_r)
 {
-	static const struct {
-		const char *key;
-		size_t offset;
-	} limits[] = {
-		{ "max_seconds", offsetof(struct media_budget, wall_seconds) },
-		{ "max_cpu_seconds", offsetof(struct media_budget, cpu_seconds) },
-		{ "max_memory_mb", offsetof(struct media_budget, memory_mb) },
+	struct media_budget *budget = &fs->options.media_budget;
+	/* 0 in the budget is its default (media_budget_defaults()). */
+	const struct vvm_config_number limits[] = {
+		{ "media", "max_seconds", &budget->wall_seconds, 0, 1,
+		  86400 * 1024 },
+		{ "media", "max_cpu_seconds", &budget->cpu_seconds, 0, 1,
+		  86400 * 1024 },
+		{ "media", "max_memory_mb", &budget->memory_mb, 0, 1,
+		  86400 * 1024 },
 	};
 	g_autofree char *policy = vvm_config_string(kf, "media",
 						    "duration_mismatch", NULL);
-	int ret = 0;
+	int ret;
 
 	fs->options.media_worker = media_worker_path(kf);
 	media_worker_use_registry(kf);
-	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(limits); i++) {
-		char *budget = (char *)&fs->options.media_budget;
-		unsigned *value = (unsigned *)(budget + limits[i].offset);
-
-		/* 0 in the budget is its default (media_budget_defaults()). */
-		ret = vvm_config_uint(kf, "media", limits[i].key, 0, 1,
-				      86400 * 1024, value, error_r);
-	}
+	ret = vvm_config_numbers(kf, limits, G_N_ELEMENTS(limits), error_r);
 	if (ret < 0)
 		return ret;
 	if (policy != NULL && strcmp(policy, "reject") != 0 &&

@@ -24,11 +24,7 @@ static void load_strings(GKeyFile *kf, struct imap_config *c)
  * never reads as its default. */
 static int load_numbers(GKeyFile *kf, struct imap_config *c, char **error_r)
 {
-	const struct {
-		const char *group, *key;
-		unsigned int *value;
-		unsigned int fallback, min, max;
-	} numbers[] = {
+	const struct vvm_config_number numbers[] = {
 		/* 0: no timeout */
 		{ "imap", "idle_timeout", &c->idle_timeout, 30 * 60, 0,
 		  G_MAXUINT },
@@ -47,27 +43,18 @@ static int load_numbers(GKeyFile *kf, struct imap_config *c, char **error_r)
 		{ "profile", "pin_min", &c->pin_min, 4, 1, 99 },
 		{ "profile", "pin_max", &c->pin_max, 15, 1, 99 },
 	};
-	const struct {
-		const char *key;
-		bool *value;
-		bool fallback;
-	} switches[] = {
-		{ "login_disabled", &c->login_disabled, false },
-		{ "cram_md5", &c->cram_md5, false },
-		{ "require_tui_init", &c->require_tui_init, false },
-		{ "reject_weak_pin", &c->reject_weak_pin, true },
+	const struct vvm_config_switch switches[] = {
+		{ "imap", "login_disabled", &c->login_disabled, false },
+		{ "imap", "cram_md5", &c->cram_md5, false },
+		{ "imap", "require_tui_init", &c->require_tui_init, false },
+		{ "imap", "reject_weak_pin", &c->reject_weak_pin, true },
 	};
-	int ret = 0;
+	int ret = vvm_config_numbers(kf, numbers, G_N_ELEMENTS(numbers),
+				     error_r);
 
-	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(numbers); i++)
-		ret = vvm_config_uint(kf, numbers[i].group, numbers[i].key,
-				      numbers[i].fallback, numbers[i].min,
-				      numbers[i].max, numbers[i].value,
-				      error_r);
-	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(switches); i++)
-		ret = vvm_config_bool(kf, "imap", switches[i].key,
-				      switches[i].fallback, switches[i].value,
-				      error_r);
+	if (ret == 0)
+		ret = vvm_config_switches(kf, switches, G_N_ELEMENTS(switches),
+					  error_r);
 	return ret;
 }
 

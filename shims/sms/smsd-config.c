@@ -10,39 +10,30 @@
 
 static int load_numbers(GKeyFile *kf, struct smsd_config *c, char **error_r)
 {
-	const struct {
-		const char *key;
-		unsigned *value;
-		unsigned fallback, min, max;
-	} numbers[] = {
-		{ "poll_ms", &c->poll_ms, 250, 10, 60000 },
-		{ "retry_max", &c->retry_max_s, 300, 1, 86400 },
-		{ "source_ton", &c->source_ton, 1, 0, 6 },
-		{ "source_npi", &c->source_npi, 1, 0, 18 },
-		{ "dest_ton", &c->dest_ton, 1, 0, 6 },
-		{ "dest_npi", &c->dest_npi, 1, 0, 18 },
-		{ "protocol_id", &c->protocol_id, 64, 0, 255 },
-		{ "text_data_coding", &c->text_data_coding, 0, 0, 3 },
-		{ "src_port", &c->src_port, 0, 0, 65535 },
-		{ "smsc_port", &c->smsc_port, 2775, 1, 65535 },
-		{ "window", &c->window, 10, 1, 1000 },
-		{ "enquire_link", &c->enquire_link_s, 30, 1, 3600 },
-		{ "response_timeout", &c->response_timeout_s, 10, 1, 600 },
-		{ "reconnect_min", &c->reconnect_min_s, 1, 1, 3600 },
-		{ "reconnect_max", &c->reconnect_max_s, 60, 1, 3600 },
-		{ "command_timeout", &c->command_timeout_s, 30, 1, 3600 },
-		{ "http_timeout", &c->http_timeout_s, 30, 1, 3600 },
+	const struct vvm_config_number numbers[] = {
+		{ S, "poll_ms", &c->poll_ms, 250, 10, 60000 },
+		{ S, "retry_max", &c->retry_max_s, 300, 1, 86400 },
+		{ S, "source_ton", &c->source_ton, 1, 0, 6 },
+		{ S, "source_npi", &c->source_npi, 1, 0, 18 },
+		{ S, "dest_ton", &c->dest_ton, 1, 0, 6 },
+		{ S, "dest_npi", &c->dest_npi, 1, 0, 18 },
+		{ S, "protocol_id", &c->protocol_id, 64, 0, 255 },
+		{ S, "text_data_coding", &c->text_data_coding, 0, 0, 3 },
+		{ S, "src_port", &c->src_port, 0, 0, 65535 },
+		{ S, "smsc_port", &c->smsc_port, 2775, 1, 65535 },
+		{ S, "window", &c->window, 10, 1, 1000 },
+		{ S, "enquire_link", &c->enquire_link_s, 30, 1, 3600 },
+		{ S, "response_timeout", &c->response_timeout_s, 10, 1, 600 },
+		{ S, "reconnect_min", &c->reconnect_min_s, 1, 1, 3600 },
+		{ S, "reconnect_max", &c->reconnect_max_s, 60, 1, 3600 },
+		{ S, "command_timeout", &c->command_timeout_s, 30, 1, 3600 },
+		{ S, "http_timeout", &c->http_timeout_s, 30, 1, 3600 },
 	};
+	int ret = vvm_config_numbers(kf, numbers, G_N_ELEMENTS(numbers),
+				     error_r);
 
-	for (size_t i = 0; i < G_N_ELEMENTS(numbers); i++) {
-		int ret = vvm_config_uint(kf, S, numbers[i].key,
-					  numbers[i].fallback, numbers[i].min,
-					  numbers[i].max, numbers[i].value,
-					  error_r);
-
-		if (ret < 0)
-			return ret;
-	}
+	if (ret < 0)
+		return ret;
 	if (c->reconnect_max_s < c->reconnect_min_s) {
 		*error_r = g_strdup("[smsd] reconnect_max is below reconnect_min");
 		return -EINVAL;

@@ -37,55 +37,44 @@ static void load_strings(GKeyFile *kf, struct smtp_config *c)
  * never reads as its default. */
 static int load_numbers(GKeyFile *kf, struct smtp_config *c, char **error_r)
 {
-	const struct {
-		const char *key;
-		unsigned int *value;
-		unsigned int fallback, min, max;
-		bool shared; /* [imap]'s when [smtp] lacks it */
-	} numbers[] = {
-		{ "max_recipients", &c->max_recipients, 50, 1, G_MAXUINT,
-		  false },
+	const struct vvm_config_number numbers[] = {
+		{ S, "max_recipients", &c->max_recipients, 50, 1, G_MAXUINT },
 		/* 0: no limit */
-		{ "max_errors", &c->max_errors, 10, 0, G_MAXUINT, false },
-		{ "max_duration", &c->max_duration, 0, 0, G_MAXUINT, false },
-		{ "idle_timeout", &c->idle_timeout, 300, 0, G_MAXUINT, false },
-		{ "data_timeout", &c->data_timeout, 180, 0, G_MAXUINT, false },
-		{ "login_failures_max", &c->login_failures_max, 5, 0,
-		  G_MAXUINT, true },
-		{ "login_lockout", &c->login_lockout, 300, 0, G_MAXUINT, true },
-		{ "login_failure_delay_ms", &c->login_failure_delay_ms, 1000,
-		  0, 60000, true },
+		{ S, "max_errors", &c->max_errors, 10, 0, G_MAXUINT },
+		{ S, "max_duration", &c->max_duration, 0, 0, G_MAXUINT },
+		{ S, "idle_timeout", &c->idle_timeout, 300, 0, G_MAXUINT },
+		{ S, "data_timeout", &c->data_timeout, 180, 0, G_MAXUINT },
 	};
-	const struct {
-		const char *key;
-		bool *value;
-		bool fallback;
-	} switches[] = {
-		{ "cram_md5", &c->cram_md5, false },
-		{ "require_auth", &c->require_auth, true },
-		{ "enforce_from", &c->enforce_from, true },
-		{ "dsn", &c->dsn, true },
-		{ "require_tui_init", &c->require_tui_init, false },
+	/* Failed logins count alike for both shims: read from [imap],
+	 * then from [smtp] where it has its own. */
+	const struct vvm_config_number shared[] = {
+		{ "imap", "login_failures_max", &c->login_failures_max, 5, 0,
+		  G_MAXUINT },
+		{ "imap", "login_lockout", &c->login_lockout, 300, 0,
+		  G_MAXUINT },
+		{ "imap", "login_failure_delay_ms", &c->login_failure_delay_ms,
+		  1000, 0, 60000 },
 	};
-	int ret = 0;
+	const struct vvm_config_switch switches[] = {
+		{ S, "cram_md5", &c->cram_md5, false },
+		{ S, "require_auth", &c->require_auth, true },
+		{ S, "enforce_from", &c->enforce_from, true },
+		{ S, "dsn", &c->dsn, true },
+		{ S, "require_tui_init", &c->require_tui_init, false },
+	};
+	int ret = vvm_config_numbers(kf, numbers, G_N_ELEMENTS(numbers),
+				     error_r);
 
-	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(numbers); i++) {
-		unsigned int fallback = numbers[i].fallback;
-
-		if (numbers[i].shared)
-			ret = vvm_config_uint(kf, "imap", numbers[i].key,
-					      fallback, numbers[i].min,
-					      numbers[i].max, &fallback,
-					      error_r);
-		if (ret == 0)
-			ret = vvm_config_uint(kf, S, numbers[i].key, fallback,
-					      numbers[i].min, numbers[i].max,
-					      numbers[i].value, error_r);
-	}
-	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(switches); i++)
-		ret = vvm_config_bool(kf, S, switches[i].key,
-				      switches[i].fallback, switches[i].value,
-				      error_r);
+	if (ret == 0)
+		ret = vvm_config_numbers(kf, shared, G_N_ELEMENTS(shared),
+					 error_r);
+	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(shared); i++)
+		ret = vvm_config_uint(kf, S, shared[i].key, *shared[i].value,
+				      shared[i].min, shared[i].max,
+				      shared[i].value, error_r);
+	if (ret == 0)
+		ret = vvm_config_switches(kf, switches, G_N_ELEMENTS(switches),
+					  error_r);
 	/* A message is held in memory, in a GByteArray (guint lengths). */
 	if (ret == 0)
 		ret = vvm_config_u64(kf, S, "max_message_size",
