@@ -1040,7 +1040,7 @@ class Runner:
         soon = len(items) > 1
         # One message may expire at once; several expire in order a few
         # seconds on, after all are in, so the purge order is known.
-        base = now + 4 + 2 * len(items) if soon else now - 3600
+        base = now + 3 + len(items) if soon else now - 3600
         expected = []
         for i, item in enumerate(items):
             box = self.box(sub, item["box"])

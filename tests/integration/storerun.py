@@ -254,7 +254,7 @@ class Generator:
     def gen_purge(self, model):
         r = self.rng
         items = [{"box": r.randrange(1 << 16), "msg": self.msg()}
-                 for _ in range(r.choice([1, 1, 1, 2, 3]))]
+                 for _ in range(r.choice([1, 1, 1, 1, 2, 3]))]
         return {"sub": r.choice("AAABBC"), "items": items}
 
 
