@@ -46,7 +46,7 @@ void fs_handle_untrack(struct vvmfs *fs, void *handle)
 	g_mutex_unlock(&fs->handles_lock);
 }
 
-void fs_handles_release_all(struct vvmfs *fs)
+void fs_release_all(struct vvmfs *fs)
 {
 	GHashTableIter iter;
 	gpointer handle, destroy;
@@ -58,6 +58,11 @@ void fs_handles_release_all(struct vvmfs *fs)
 		g_hash_table_iter_remove(&iter);
 	}
 	g_mutex_unlock(&fs->handles_lock);
+	/* The kernel is gone: it will forget nothing any more. */
+	g_mutex_lock(&fs->dyn_lock);
+	g_hash_table_remove_all(fs->pending_by_name);
+	g_hash_table_remove_all(fs->dyn_by_ino);
+	g_mutex_unlock(&fs->dyn_lock);
 }
 
 void dyn_init(struct vvmfs *fs)

@@ -194,8 +194,10 @@ void dyn_pending_foreach(struct vvmfs *fs, uint32_t mbox_id,
 			 void *ctx);
 void fs_handle_track(struct vvmfs *fs, void *handle, GDestroyNotify destroy);
 void fs_handle_untrack(struct vvmfs *fs, void *handle);
-/* At shutdown: frees what is still open. */
-void fs_handles_release_all(struct vvmfs *fs);
+/* At shutdown, before the store closes: frees what is still open and
+ * every node the kernel has not forgotten, for either may hold a value
+ * that pins the store's memory. */
+void fs_release_all(struct vvmfs *fs);
 void dyn_init(struct vvmfs *fs);
 void dyn_destroy(struct vvmfs *fs);
 

@@ -382,8 +382,7 @@ static int serve(struct vvmfs *fs, struct fuse_args *args,
 	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
 		ret = 0;
 	retention_stop(fs);
-	/* Files the kernel had not released yet may pin store memory. */
-	fs_handles_release_all(fs);
+	fs_release_all(fs);
 	mailstore_close(&fs->ms);
 out_unmount:
 	fuse_session_unmount(fs->se);

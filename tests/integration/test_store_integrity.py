@@ -8,7 +8,7 @@ import imaplib
 import smtplib
 import subprocess
 
-from conftest import BUILD
+from conftest import BUILD, deposit, voice_message
 from smtpd import RCPT2, SENDER, address, digest_md5, make_smtpd  # noqa: F401
 from vvmtest import write_profile
 
@@ -98,3 +98,16 @@ def test_deposit_after_restart_with_a_rendition_keeps_every_message(
     # The phone sees the same: each UID its own message.
     write_profile(server.fs.sub(RCPT2), "accept", "")
     assert imap_bodies(server) == {**before, 4: newest}
+
+
+def test_clean_stop_after_a_rendition_was_read(vvmfs, subscriber):
+    """A view of a message the kernel still remembers held store memory
+    past the store's close: vvmfs aborted ("pure virtual method called")
+    on a clean stop once a reopened store had served a rendition. Found
+    by the model-based checker; unmount() asserts the exit code 0."""
+    uid = deposit(subscriber / "INBOX", voice_message(1))
+    vvmfs.remount()
+    view = subscriber / "INBOX" / ".rendition" / ("%d.eml" % uid)
+    assert view.read_bytes() == (subscriber / "INBOX" / "1.eml").read_bytes()
+    vvmfs.remount()
+    assert (subscriber / "INBOX" / "1.eml").exists()
