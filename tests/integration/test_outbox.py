@@ -75,6 +75,27 @@ def test_sync_follows_deposits_only_while_active(vvmfs, subscriber):
     assert entry["text"] == "//VVM:SYNC:ev=MBU;c=1"
 
 
+def test_sync_of_a_message_moved_into_inbox_names_its_caller(vvmfs,
+                                                            subscriber):
+    """A message moved into INBOX is announced as one deposited there:
+    the caller's number and the kind come from the message, kept since
+    its commit (the move once sent neither; found by the model checker),
+    also across a restart."""
+    set_status(subscriber, "R")
+    os.mkdir(subscriber / "Saved")
+    video = voice_message(4, duration=6).replace(
+        b"Message-Context: voice-message", b"Message-Context: video-message")
+    uid = deposit(subscriber / "Saved", video)
+    take(vvmfs)
+    vvmfs.remount()
+    os.rename(subscriber / "Saved" / ("%d.eml" % uid),
+              subscriber / "INBOX" / "moved.eml")
+    [entry] = take(vvmfs)
+    assert re.fullmatch(r"//VVM:SYNC:ev=NM;id=1;c=1;t=o;s=\+31600000001;"
+                        r"dt=\d\d/\d\d/\d{4} \d\d:\d\d [+-]\d{4};l=6",
+                        entry["text"]), entry["text"]
+
+
 def test_greeting_changes_queue_gu(vvmfs, subscriber):
     set_status(subscriber, "R")
     take(vvmfs)

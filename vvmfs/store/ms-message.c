@@ -238,6 +238,19 @@ static int notify_change(struct mailstore *ms, struct kv_batch *batch,
 	return ms_queue_sync(ms, batch, mbox->sub_id, sync);
 }
 
+/* The SYNC NM of a message arriving in INBOX, by deposit or move. */
+static struct ms_sync sync_new(uint32_t uid, const struct rec_message *msg)
+{
+	return (struct ms_sync){
+		.ev = MS_SYNC_NEW,
+		.uid = uid,
+		.type = msg->sms_type,
+		.sender = msg->sender[0] != '\0' ? msg->sender : NULL,
+		.time = msg->internaldate,
+		.length = msg->duration,
+	};
+}
+
 /* Submits batch, releases lock and waits for durability. */
 static int commit_unlock(struct mailstore *ms, struct kv_batch **batch,
 			 GMutex *lock)
@@ -255,6 +268,7 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 	struct rec_mailbox mbox;
 	struct rec_subscriber sub = { 0 }, before;
 	struct rec_message msg = { 0 };
+	struct ms_sync sync;
 	struct kv_batch *batch;
 	GMutex *lock;
 	uint32_t uid;
@@ -275,6 +289,11 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 	msg.internaldate = deposit->internaldate != 0
 		? deposit->internaldate
 		: g_get_real_time() / G_USEC_PER_SEC;
+	msg.sms_type = deposit->sms_type;
+	/* A longer number is none SYNC could carry. */
+	if (deposit->sender != NULL &&
+	    strlen(deposit->sender) < sizeof(msg.sender))
+		g_strlcpy(msg.sender, deposit->sender, sizeof(msg.sender));
 	usage_apply(&sub, &mbox, &msg, 1);
 	if (ret == 0)
 		ret = quota_check(ms, mbox.sub_id, &before, &sub, reason_r);
@@ -308,10 +327,8 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 	}
 	uid = insert_into(batch, mbox_id, &mbox, &msg);
 	ms_put_subscriber(batch, mbox.sub_id, &sub);
-	ret = notify_change(ms, batch, &mbox, &(struct ms_sync){
-		.ev = MS_SYNC_NEW, .uid = uid, .type = deposit->sms_type,
-		.sender = deposit->sender, .time = msg.internaldate,
-		.length = msg.duration });
+	sync = sync_new(uid, &msg);
+	ret = notify_change(ms, batch, &mbox, &sync);
 	if (ret < 0) {
 		kv_batch_destroy(&batch);
 		g_mutex_unlock(lock);
@@ -433,6 +450,7 @@ int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 	struct rec_mailbox src, dst;
 	struct rec_subscriber sub, after;
 	struct rec_message msg;
+	struct ms_sync sync;
 	struct kv_batch *batch;
 	uint32_t new_uid;
 	GMutex *lock;
@@ -471,10 +489,9 @@ int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 	ms_put_subscriber(batch, src.sub_id, &after);
 	ret = notify_change(ms, batch, &src, &(struct ms_sync){
 		.ev = MS_SYNC_MAILBOX, .uid = uid });
+	sync = sync_new(new_uid, &msg);
 	if (ret == 0)
-		ret = notify_change(ms, batch, &dst, &(struct ms_sync){
-			.ev = MS_SYNC_NEW, .uid = new_uid,
-			.time = msg.internaldate, .length = msg.duration });
+		ret = notify_change(ms, batch, &dst, &sync);
 	if (ret < 0) {
 		kv_batch_destroy(&batch);
 		g_mutex_unlock(lock);

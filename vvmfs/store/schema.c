@@ -8,6 +8,8 @@
 #define REC_SUBSCRIBER_V2 2
 /* rec_subscriber with login failures and the message counter */
 #define REC_SUBSCRIBER_V3 3
+/* rec_message with the SYNC fields */
+#define REC_MESSAGE_V2 2
 
 static void key_put(struct key *k, const void *data, size_t len)
 {
@@ -358,8 +360,9 @@ int rec_mailbox_decode(GBytes *data, struct rec_mailbox *rec_r)
 GBytes *rec_message_encode(const struct rec_message *rec)
 {
 	struct rec_writer w;
+	guint8 type = (guint8)rec->sms_type;
 
-	w_init(&w);
+	w_init_version(&w, REC_MESSAGE_V2);
 	w_u64(&w, rec->msgid);
 	w_u32(&w, rec->flags);
 	w_u64(&w, rec->modseq);
@@ -367,14 +370,17 @@ GBytes *rec_message_encode(const struct rec_message *rec)
 	w_u64(&w, rec->size);
 	w_u64(&w, (uint64_t)rec->duration);
 	w_u64(&w, (uint64_t)rec->expires);
+	g_byte_array_append(w.buf, &type, 1);
+	w_str(&w, rec->sender);
 	return w_finish(&w);
 }
 
 int rec_message_decode(const void *data, size_t len, struct rec_message *rec_r)
 {
 	struct rec_reader r;
+	unsigned version;
 
-	r_init(&r, data, len);
+	version = r_init_version(&r, data, len, REC_VERSION, REC_MESSAGE_V2);
 	rec_r->msgid = r_u64(&r);
 	rec_r->flags = r_u32(&r);
 	rec_r->modseq = r_u64(&r);
@@ -382,6 +388,12 @@ int rec_message_decode(const void *data, size_t len, struct rec_message *rec_r)
 	rec_r->size = r_u64(&r);
 	rec_r->duration = (int64_t)r_u64(&r);
 	rec_r->expires = (int64_t)r_u64(&r);
+	rec_r->sms_type = '\0';
+	rec_r->sender[0] = '\0';
+	if (version >= REC_MESSAGE_V2) {
+		rec_r->sms_type = (char)r_take(&r, 1);
+		r_str(&r, rec_r->sender, sizeof(rec_r->sender));
+	}
 	return r_done(&r);
 }
 

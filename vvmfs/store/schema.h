@@ -112,6 +112,11 @@ struct rec_mailbox {
 	char name[256];
 };
 
+/* The caller's number a SYNC carries: '+' and up to 29 digits. */
+#define REC_SENDER_MAX 30
+
+/* Version 1 records have no SYNC fields (they read as type '\0' and no
+ * sender); version 2, with them, is the one written. */
 struct rec_message {
 	uint64_t msgid;
 	uint32_t flags;
@@ -120,6 +125,10 @@ struct rec_message {
 	uint64_t size;
 	int64_t duration;
 	int64_t expires;
+	/* What a SYNC NM says of the message wherever it arrives in INBOX
+	 * (deposit or move): its t, and its s ("" when withheld). */
+	char sms_type;
+	char sender[REC_SENDER_MAX + 1];
 };
 
 enum change_kind {
