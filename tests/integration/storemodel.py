@@ -45,16 +45,6 @@ CALLER = "+31600000001"
 DOMAIN = "example.net"
 
 
-# Known divergences the model may be told to accept while they are being
-# fixed, by name in VVM_MODEL_ALLOW (comma-separated). Empty by default:
-# a run that sets it says so in its summary. The names:
-#   move-nm-no-sender  the SYNC NM of a message moved into INBOX has no
-#                      s= (the contract's table gives it From's number)
-#   unmount-abort      vvmfs aborting at SIGTERM ("pure virtual method
-#                      called") is taken as a kill
-ALLOW = set(filter(None, os.environ.get("VVM_MODEL_ALLOW", "").split(",")))
-
-
 class Divergence(AssertionError):
     """The store and the model disagree. category names what kind of
     observation differed, so that a shrunk run can be told to fail "the
@@ -412,7 +402,7 @@ class Model:
         self.new.append(Expected(sub.msisdn, sub.profile["app_port"], kind,
                                  sub.profile["client_prefix"], fields, msg))
 
-    def _sync(self, sub, box, ev, uid=None, msg=None, moved=False):
+    def _sync(self, sub, box, ev, uid=None, msg=None):
         """The SYNC a change in box queues (fs-layout.md, "The SMS
         outbox"): NM or MBU for INBOX, GU for Greetings, while active."""
         if not sub.active:
@@ -426,8 +416,6 @@ class Model:
             # s: the number in From's local part, also for a message
             # moved into INBOX (the contract's table says so for both).
             fields.update(id=uid, s=msg.sender, l=msg.duration)
-            if moved and "move-nm-no-sender" in ALLOW:
-                fields["s"] = None
         self._queue(sub, "SYNC", fields, msg if ev == "NM" else None)
 
     # --- quota ------------------------------------------------------------
@@ -482,7 +470,7 @@ class Model:
         box.msgs[uid] = msg
         if not moved:
             self.newest = (sub, box, uid)
-        self._sync(sub, box, "NM", uid, msg, moved)
+        self._sync(sub, box, "NM", uid, msg)
         return uid
 
     def store_flags(self, sub, box, uid, op, names):

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from storecheck import SUBS  # noqa: E402
-from storemodel import (ACTIVE, ALLOW, KINDS, QUOTA_KEYS,  # noqa: E402
+from storemodel import (ACTIVE, KINDS, QUOTA_KEYS,  # noqa: E402
                         Divergence)
 from storeops import BAD_BOX_NAMES, BOX_NAMES, Runner  # noqa: E402
 
@@ -452,9 +452,6 @@ def summary(stats):
     by_op = stats.get("by_op", {})
     text = "store model: " + text + "\n  by operation: " + ", ".join(
         "%s %d" % kv for kv in sorted(by_op.items()))
-    if ALLOW:
-        text += "\n  known divergences accepted (VVM_MODEL_ALLOW): " + \
-            ", ".join(sorted(ALLOW))
     return text
 
 

@@ -19,8 +19,6 @@ ASan build. The environment changes that:
     VVM_MODEL_STEPS=N        operations per seed (default 130)
     VVM_MODEL_SHRINK_SECONDS=S   time bound of each shrink (default 180)
     VVM_MODEL_REPLAY=FILE    run one printed operation list instead
-    VVM_MODEL_ALLOW=a,b      accept named known divergences (see
-                             storemodel.ALLOW; nothing by default)
 """
 import os
 import time
