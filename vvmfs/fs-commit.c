@@ -119,47 +119,12 @@ int pending_truncate(struct vvmfs *fs, struct pending *p, off_t size)
 	return 0;
 }
 
-char *fs_header_value(const char *msg, size_t len, const char *name)
-{
-	size_t name_len = strlen(name);
-	const char *end = msg + len, *line = msg;
-
-	while (line < end && !(line + 1 < end && line[0] == '\r' &&
-			       line[1] == '\n')) {
-		const char *eol = g_strstr_len(line, end - line, "\r\n");
-		GString *value;
-
-		if (eol == NULL)
-			break;
-		if ((size_t)(eol - line) <= name_len ||
-		    line[name_len] != ':' ||
-		    g_ascii_strncasecmp(line, name, name_len) != 0) {
-			line = eol + 2;
-			continue;
-		}
-		value = g_string_new_len(line + name_len + 1,
-					 eol - line - (gssize)name_len - 1);
-		/* Continuation lines start with a space or a tab. */
-		while (eol + 2 < end && (eol[2] == ' ' || eol[2] == '\t')) {
-			const char *next = g_strstr_len(eol + 2, end - eol - 2,
-							"\r\n");
-
-			if (next == NULL)
-				break;
-			g_string_append_len(value, eol + 2, next - eol - 2);
-			eol = next;
-		}
-		return g_string_free(value, FALSE);
-	}
-	return NULL;
-}
-
 /* The caller's number for SYNC's s field: VVM deposits carry it as the
  * local part of From (spec "From" header reference). NULL when From holds
  * no number, which SYNC sends as a withheld caller. */
 static char *sender_number(const char *msg, size_t len)
 {
-	g_autofree char *from = fs_header_value(msg, len, "From");
+	g_autofree char *from = index_header_value(msg, len, "From");
 	InternetAddressList *list;
 	InternetAddress *addr;
 	char *number = NULL;

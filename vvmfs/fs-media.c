@@ -32,28 +32,11 @@ static bool is_part(const struct index_section *s)
 	return s->part[0] != '\0' && !g_str_has_suffix(s->part, ".");
 }
 
-static char *part_field(const char *msg, const struct index_section *s,
-			const char *name)
-{
-	return fs_header_value(msg + s->header_offset, s->header_length, name);
-}
-
-/* "audio/amr; ..." -> true for any audio/ type. */
-static bool is_audio(const char *msg, const struct index_section *s)
-{
-	g_autofree char *type = part_field(msg, s, "Content-Type");
-
-	if (type == NULL)
-		return false;
-	g_strstrip(type);
-	return g_ascii_strncasecmp(type, "audio/", 6) == 0;
-}
-
 /* The part's content, transfer encoding undone. Quoted-printable audio
  * is not a thing; it reads as unreadable. */
 static GBytes *part_content(const char *msg, const struct index_section *s)
 {
-	g_autofree char *cte = part_field(msg, s, "Content-Transfer-Encoding");
+	g_autofree char *cte = index_section_field(msg, s, "Content-Transfer-Encoding");
 	const char *body = msg + s->body_offset;
 	guchar *out;
 	gint state = 0;
@@ -233,7 +216,7 @@ static GBytes *apply_edits(const char *msg, size_t len, GArray *edits)
 static int check_duration(struct vvmfs *fs, GArray *edits, const char *msg,
 			  const struct index_section *s, int64_t ms)
 {
-	g_autofree char *value = part_field(msg, s, "Content-Duration");
+	g_autofree char *value = index_section_field(msg, s, "Content-Duration");
 	int64_t header;
 
 	if (ms < 0)
@@ -307,7 +290,7 @@ static GArray *audio_parts(const char *msg, const struct index *index)
 			&g_array_index(index->sections, struct index_section, i);
 		struct audio_part a = { 0 };
 
-		if (!is_part(s) || !is_audio(msg, s))
+		if (!is_part(s) || !index_section_is_audio(msg, s))
 			continue;
 		measure(msg, s, &a);
 		g_array_append_val(parts, a);
@@ -474,7 +457,7 @@ static bool transcode_part(struct vvmfs *fs, const char *msg,
 	g_autoptr(GBytes) content = part_content(msg, s);
 	g_autoptr(GBytes) out = NULL;
 	g_autofree char *reason = NULL;
-	g_autofree char *disposition = part_field(msg, s, "Content-Disposition");
+	g_autofree char *disposition = index_section_field(msg, s, "Content-Disposition");
 	g_autofree char *new_disposition = NULL;
 	g_autofree char *extra = NULL;
 	g_autoptr(GString) body = NULL;

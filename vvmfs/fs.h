@@ -164,7 +164,8 @@ static inline struct vvmfs *req_fs(fuse_req_t req)
 }
 
 /* fs-attr.c: attributes and entries for every kind of inode. */
-int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r);
+int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Replies to a lookup-like request with the entry for ino. */
 void fs_reply_entry(fuse_req_t req, fuse_ino_t ino);
 bool fs_parse_uid_name(const char *name, uint32_t *uid_r);
@@ -204,10 +205,11 @@ void dyn_destroy(struct vvmfs *fs);
 /* fs-sessions.c: per-subscriber session slots (.sessions/<proto>). */
 const char *session_proto_name(enum session_proto proto);
 /* The protocol a .sessions file name stands for; -ENOENT if none. */
-int session_proto_find(const char *name);
+int session_proto_find(const char *name) G_GNUC_WARN_UNUSED_RESULT;
 /* Takes a slot: 0, or -EUSERS when the subscriber already has the limit
  * of sessions of proto open. */
-int sessions_take(struct vvmfs *fs, uint32_t sub_id, enum session_proto proto);
+int sessions_take(struct vvmfs *fs, uint32_t sub_id, enum session_proto proto)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* Gives back a slot that sessions_take() gave. */
 void sessions_put(struct vvmfs *fs, uint32_t sub_id, enum session_proto proto);
 /* Appends "sessions <n>\nlimit <limit>\n". */
@@ -220,24 +222,25 @@ void sessions_destroy(struct vvmfs *fs);
 /* Writes into a pending file; -EFBIG past max_message_size (which rejects
  * the message), -ENOMEM, -EPERM once committed. Call with p->lock held. */
 int pending_write(struct vvmfs *fs, struct pending *p, const char *buf,
-		  size_t size, off_t off);
-int pending_truncate(struct vvmfs *fs, struct pending *p, off_t size);
-int pending_commit(struct vvmfs *fs, struct dyn_node *node);
+		  size_t size, off_t off) G_GNUC_WARN_UNUSED_RESULT;
+int pending_truncate(struct vvmfs *fs, struct pending *p, off_t size)
+	G_GNUC_WARN_UNUSED_RESULT;
+int pending_commit(struct vvmfs *fs, struct dyn_node *node)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* fs-media.c: the audio in messages. */
 /* At commit: measures the audio parts, fills in or corrects their
  * Content-Duration (which may replace *canonical and *index), and sets
  * *audio_r to the record of the audio parts (NULL when there are none).
  * -EINVAL with *reason_r when the config rejects a wrong duration. */
 int media_commit(struct vvmfs *fs, GBytes **canonical, struct index **index,
-		 GBytes **audio_r, const char **reason_r);
+		 GBytes **audio_r, const char **reason_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 /* The message as the subscriber's phone gets it (the profile's accept),
  * from the rendition cache or made now. */
 int media_rendition(struct vvmfs *fs, uint32_t mbox_id, uint32_t uid,
-		    GBytes **body_r, struct index **index_r);
+		    GBytes **body_r, struct index **index_r)
+	G_GNUC_WARN_UNUSED_RESULT;
 
-/* The value of the first `name:` field of a header block (which ends at
- * its blank line), unfolded; NULL when there is none. */
-char *fs_header_value(const char *msg, size_t len, const char *name);
 void pending_abandon(struct vvmfs *fs, struct dyn_node *node);
 bool writer_was_killed(pid_t pid);
 

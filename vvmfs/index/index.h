@@ -117,6 +117,15 @@ int index_message(const void *canonical, size_t len,
 
 void index_free(struct index **index);
 
+/* The value of the first `name:` field of a header block (which ends at
+ * its blank line), unfolded; NULL when there is none. Caller frees. */
+char *index_header_value(const char *header, size_t len, const char *name);
+/* The same for the header block of section s of the canonical msg. */
+char *index_section_field(const char *msg, const struct index_section *s,
+			  const char *name);
+/* True when section s of msg is of any audio/ type ("audio/amr; ..."). */
+bool index_section_is_audio(const char *msg, const struct index_section *s);
+
 /* Serialization for storage: a self-describing, versioned byte string. */
 GBytes *index_serialize(const struct index *index);
 /* Returns 0 and sets *index_r, or -EINVAL for a corrupt record. */
