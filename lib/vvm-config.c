@@ -38,16 +38,11 @@ static int check_strings(GKeyFile *kf, char **error_r)
 			g_autofree char *value =
 				g_key_file_get_string(kf, *g, *k, NULL);
 
+			/* The value is not shown: it may be a secret. */
 			if (value == NULL) {
-				g_autofree char *raw =
-					g_key_file_get_value(kf, *g, *k, NULL);
-				g_autofree char *shown =
-					g_strescape(raw != NULL ? raw : "",
-						    NULL);
-
 				*error_r = g_strdup_printf(
-					"[%s] %s: '%s' is not valid UTF-8",
-					*g, *k, shown);
+					"[%s] %s: the value is not valid "
+					"UTF-8", *g, *k);
 				return -EINVAL;
 			}
 		}
