@@ -432,10 +432,13 @@ def test_fsck(vvmfs, subscriber, tmp_path):
     msg = write_message(tmp_path, "m", voice_message(1))
     ok(vvmfs, "deliver", MSISDN, msg, msg)
     ok(vvmfs, "expunge", MSISDN, "INBOX", "1")
-    # RocksDB's lock keeps fsck off a store in use.
-    r = subprocess.run([str(VVMADM), "fsck", str(vvmfs.store)],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and r.stderr.startswith("vvmadm: fsck ")
+    # The store's lock keeps fsck off a store in use, read-only or not.
+    for repair in ([], ["--repair"]):
+        r = subprocess.run([str(VVMADM), "fsck"] + repair +
+                           [str(vvmfs.store)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and r.stderr.startswith("vvmadm: fsck ")
+        assert "in use" in r.stderr, r.stderr
     vvmfs.unmount()
     r = subprocess.run([str(VVMADM), "fsck", str(vvmfs.store)],
                        capture_output=True, text=True, timeout=120)

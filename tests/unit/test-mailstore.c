@@ -599,31 +599,40 @@ static void test_outbox_numbers_never_reused(struct fixture *f,
 }
 
 /* A quota limit that cannot be read refuses what it would limit, and
- * reads back as an error: never as "unlimited". */
+ * reads back as an error: never as "unlimited", nor as a number that a
+ * parser saturated. */
 static void test_unreadable_quota_refuses(struct fixture *f,
 					  gconstpointer data)
 {
-	g_autofree char *error = NULL;
-	struct kv_batch *batch = kv_batch_create();
-	const char *reason = NULL;
-	struct db *db = NULL;
-	struct ms_quota q;
-	struct key k;
-	uint32_t uid;
+	static const char *const damaged[] = {
+		"12x", "99999999999999999999999", "-1", "",
+	};
 
-	mailstore_close(&f->ms);
-	g_assert_cmpint(db_open(f->dir, false, &db, &error), ==, 0);
-	key_profile(&k, f->sub, "quota_messages");
-	kv_batch_put(batch, KV_SUBSCRIBERS, k.data, k.len, "12x", 3);
-	g_assert_cmpint(db_commit(db, &batch), ==, 0);
-	db_close(&db);
-	store_open(f);
+	for (size_t i = 0; i < G_N_ELEMENTS(damaged); i++) {
+		g_autofree char *error = NULL;
+		struct kv_batch *batch = kv_batch_create();
+		const char *reason = NULL;
+		struct db *db = NULL;
+		struct ms_quota q;
+		struct key k;
+		uint32_t uid;
 
-	g_assert_cmpint(deposit_text(f, f->inbox, message_text, 0, &uid,
-				     &reason), ==, -EIO);
-	g_assert_cmpstr(reason, ==, "quota limits unreadable");
-	g_assert_cmpint(ms_quota_get(f->ms, f->sub, &q), ==, -EIO);
-	g_assert_cmpuint(mailbox(f, f->inbox).messages, ==, 0);
+		mailstore_close(&f->ms);
+		g_assert_cmpint(db_open(f->dir, KV_OPEN_EXISTING, &db, &error),
+				==, 0);
+		key_profile(&k, f->sub, "quota_messages");
+		kv_batch_put(batch, KV_SUBSCRIBERS, k.data, k.len, damaged[i],
+			     strlen(damaged[i]));
+		g_assert_cmpint(db_commit(db, &batch), ==, 0);
+		db_close(&db);
+		store_open(f);
+
+		g_assert_cmpint(deposit_text(f, f->inbox, message_text, 0, &uid,
+					     &reason), ==, -EIO);
+		g_assert_cmpstr(reason, ==, "quota limits unreadable");
+		g_assert_cmpint(ms_quota_get(f->ms, f->sub, &q), ==, -EIO);
+		g_assert_cmpuint(mailbox(f, f->inbox).messages, ==, 0);
+	}
 }
 
 int main(int argc, char *argv[])

@@ -15,6 +15,7 @@ int cmd_fsck(struct vvmadm *adm, int argc, char **argv)
 		G_OPTION_ENTRY_NULL
 	};
 	GString *report;
+	int unrepaired = 0;
 	int ret;
 
 	if (!vvmadm_parse_options(adm, &argc, &argv, entries))
@@ -22,10 +23,9 @@ int cmd_fsck(struct vvmadm *adm, int argc, char **argv)
 	if (argc != 2)
 		return vvmadm_usage(argv[0]);
 	report = g_string_new(NULL);
-	ret = mailstore_fsck(argv[1], repair, report);
+	ret = mailstore_fsck(argv[1], repair, report, &unrepaired);
 	if (ret < 0) {
-		/* The report then says why the store could not be opened;
-		 * RocksDB's lock is the usual reason: the store is in use. */
+		/* The report then says why the store could not be opened. */
 		g_strstrip(report->str);
 		vvmadm_error(-ret, report->str[0] != '\0' ? report->str :
 			     "is vvmfs still running on it?", "fsck %s",
@@ -41,7 +41,11 @@ int cmd_fsck(struct vvmadm *adm, int argc, char **argv)
 		printf("%s: clean\n", argv[1]);
 		return VVMADM_OK;
 	}
-	printf("%s: %d problem%s %s\n", argv[1], ret, ret == 1 ? "" : "s",
-	       repair ? "found and repaired" : "found");
+	if (!repair)
+		printf("%s: %d problem%s found\n", argv[1], ret,
+		       ret == 1 ? "" : "s");
+	else
+		printf("%s: %d problem%s found, %d repaired\n", argv[1], ret,
+		       ret == 1 ? "" : "s", ret - unrepaired);
 	return VVMADM_FAILED;
 }

@@ -47,13 +47,14 @@ static void overlay_entry_free(gpointer data)
 	g_free(entry);
 }
 
-int db_open(const char *dir, bool create, struct db **db_r, char **error_r)
+int db_open(const char *dir, enum kv_open_mode mode, struct db **db_r,
+	    char **error_r)
 {
 	struct db *db = g_new0(struct db, 1);
 	int ret;
 
 	db->backend = &kv_rocksdb_backend;
-	ret = db->backend->open(dir, create, &db->kv, error_r);
+	ret = db->backend->open(dir, mode, &db->kv, error_r);
 	if (ret < 0) {
 		g_free(db);
 		return ret;

@@ -17,7 +17,8 @@
 struct db;
 
 /* Returns 0 and *db_r, or -errno with *error_r (g_free). */
-int db_open(const char *dir, bool create, struct db **db_r, char **error_r)
+int db_open(const char *dir, enum kv_open_mode mode, struct db **db_r,
+	    char **error_r)
 	G_GNUC_WARN_UNUSED_RESULT;
 void db_close(struct db **db);
 

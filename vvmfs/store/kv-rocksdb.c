@@ -3,7 +3,9 @@
 #include "kv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include <rocksdb/c.h>
 
 static const char *const cf_names[KV_TABLE_COUNT] = {
@@ -26,6 +28,7 @@ struct kv {
 	rocksdb_readoptions_t *read_options;
 	rocksdb_writeoptions_t *write_sync;
 	rocksdb_writeoptions_t *write_nosync;
+	int lock_fd; /* read-only: our hold on the store's LOCK, else -1 */
 };
 
 static rocksdb_options_t *cf_options_create(struct kv *kv,
@@ -70,15 +73,60 @@ static void kv_free(struct kv *kv)
 		rocksdb_writeoptions_destroy(kv->write_sync);
 	if (kv->write_nosync != NULL)
 		rocksdb_writeoptions_destroy(kv->write_nosync);
+	if (kv->lock_fd >= 0)
+		close(kv->lock_fd);
 	g_free(kv);
 }
 
-static int rocks_open(const char *dir, bool create, struct kv **kv_r,
-		      char **error_r)
+/* Takes the lock RocksDB takes on a store it opens (an fcntl write lock
+ * on dir/LOCK), so that a store in use is refused in every mode: a
+ * read-only open does not take it itself. Returns the descriptor that
+ * holds it (closing it lets go), -ENOENT without a store, -EBUSY. */
+static int lock_store(const char *dir, char **error_r)
+{
+	g_autofree char *path = g_build_filename(dir, "LOCK", NULL);
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int err = errno;
+
+		*error_r = g_strdup_printf("%s: no store (%s)", dir,
+					   g_strerror(err));
+		return -err;
+	}
+	if (fcntl(fd, F_SETLK, &lock) < 0) {
+		*error_r = g_strdup_printf("%s: in use by another process "
+					   "(is vvmfs running on it?)", dir);
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;
+}
+
+static int rocks_open(const char *dir, enum kv_open_mode mode,
+		      struct kv **kv_r, char **error_r)
 {
 	struct kv *kv = g_new0(struct kv, 1);
 	const rocksdb_options_t *cf_opts[KV_TABLE_COUNT];
+	bool create = mode == KV_OPEN_CREATE;
 	char *err = NULL;
+
+	kv->lock_fd = -1;
+	if (mode != KV_OPEN_CREATE) {
+		int fd = lock_store(dir, error_r);
+
+		if (fd < 0) {
+			kv_free(kv);
+			return fd;
+		}
+		/* A read-write open takes the lock itself; closing this
+		 * descriptor first lets go of ours, as fcntl locks go. */
+		if (mode == KV_OPEN_READ_ONLY)
+			kv->lock_fd = fd;
+		else
+			close(fd);
+	}
 
 	kv->block_cache = rocksdb_cache_create_lru(32 << 20);
 	kv->table_options = rocksdb_block_based_options_create();
@@ -103,9 +151,14 @@ static int rocks_open(const char *dir, bool create, struct kv **kv_r,
 		kv->cf_options[i] = cf_options_create(kv, i);
 		cf_opts[i] = kv->cf_options[i];
 	}
-	kv->db = rocksdb_open_column_families(kv->db_options, dir,
-					      KV_TABLE_COUNT, cf_names,
-					      cf_opts, kv->cf, &err);
+	if (mode == KV_OPEN_READ_ONLY)
+		kv->db = rocksdb_open_for_read_only_column_families(
+			kv->db_options, dir, KV_TABLE_COUNT, cf_names, cf_opts,
+			kv->cf, 0, &err);
+	else
+		kv->db = rocksdb_open_column_families(kv->db_options, dir,
+						      KV_TABLE_COUNT, cf_names,
+						      cf_opts, kv->cf, &err);
 	if (err != NULL) {
 		*error_r = g_strdup_printf("cannot open RocksDB store %s: %s",
 					   dir, err);

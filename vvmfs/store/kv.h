@@ -27,10 +27,20 @@ enum kv_table {
 struct kv;
 struct kv_batch;
 
+enum kv_open_mode {
+	KV_OPEN_CREATE,    /* read-write, made when missing */
+	KV_OPEN_EXISTING,  /* read-write, an existing store only */
+	/* An existing store, changed in no way (not even its logs or a
+	 * recovery written back); still refused while another process has
+	 * it open. Writes fail. */
+	KV_OPEN_READ_ONLY,
+};
+
 struct kv_backend {
 	const char *name;
-	/* Returns 0 and *kv_r, or -errno with *error_r (g_free) explaining. */
-	int (*open)(const char *dir, bool create, struct kv **kv_r,
+	/* Returns 0 and *kv_r, or -errno with *error_r (g_free) explaining:
+	 * -EBUSY when another process has the store open. */
+	int (*open)(const char *dir, enum kv_open_mode mode, struct kv **kv_r,
 		    char **error_r);
 	void (*close)(struct kv *kv);
 	/* Point read. Returns 0 with *value_r (caller frees with
@@ -59,8 +69,8 @@ struct kv_op {
 	enum kv_table table;
 	GBytes *key;   /* NULL until db_submit() numbers a sequenced put */
 	GBytes *value; /* NULL: delete */
-	/* For a sequenced put, the name of its sequence (db.h); a backend
-	 * never sees one. */
+	/* For a sequenced put, the name of its sequence (db.h); backends
+	 * get the op with its key set and ignore this. */
 	const char *sequence;
 };
 

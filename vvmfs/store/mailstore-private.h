@@ -16,8 +16,8 @@ struct mailstore {
 	GHashTable *counters; /* KV_META counter name -> uint64_t, global_lock */
 	/* All changes to one subscriber's data run under its stripe. */
 	GMutex sub_locks[SUB_LOCK_STRIPES];
-	/* What ms_format_open() found: 1 only for a store opened check_only
-	 * before its upgrade. */
+	/* The store's format: 1 only for a store fsck opened before its
+	 * upgrade. */
 	int format;
 	GMutex errors_lock;
 	GHashTable *mailbox_errors; /* mbox_id -> last rejection reason */
@@ -25,10 +25,12 @@ struct mailstore {
 
 GMutex *ms_sub_lock(struct mailstore *ms, uint32_t sub_id);
 
-/* ms-format.c: checks the store format, upgrading an older one unless
- * check_only. -ENOTSUP for a format this vvmfs does not know, -EIO;
+/* ms-format.c: checks the store format. Opened for service, an older
+ * format is upgraded; -EUCLEAN when it holds damage only fsck --repair
+ * can clear, -ENOTSUP for a format this vvmfs does not know, -EIO;
  * *error_r then says why. */
-int ms_format_open(struct mailstore *ms, bool check_only, char **error_r)
+int ms_format_open(struct mailstore *ms, enum ms_open_mode mode,
+		   char **error_r)
 	G_GNUC_WARN_UNUSED_RESULT;
 
 int ms_get_subscriber(struct mailstore *ms, uint32_t sub_id,

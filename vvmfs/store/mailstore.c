@@ -24,16 +24,23 @@ void ms_options_default(struct ms_options *options_r)
 int mailstore_open(const char *dir, const struct ms_options *options,
 		   struct mailstore **ms_r, char **error_r)
 {
-	struct mailstore *ms = g_new0(struct mailstore, 1);
+	static const enum kv_open_mode kv_modes[] = {
+		[MS_OPEN_SERVE] = KV_OPEN_CREATE,
+		[MS_OPEN_CHECK] = KV_OPEN_READ_ONLY,
+		[MS_OPEN_REPAIR] = KV_OPEN_EXISTING,
+	};
+	struct mailstore *ms;
 	int ret;
 
-	if (g_mkdir_with_parents(dir, 0700) < 0) {
+	if (options->mode == MS_OPEN_SERVE &&
+	    g_mkdir_with_parents(dir, 0700) < 0) {
+		ret = -errno;
 		*error_r = g_strdup_printf("cannot create %s: %s", dir,
-					   g_strerror(errno));
-		g_free(ms);
-		return -errno;
+					   g_strerror(-ret));
+		return ret;
 	}
-	ret = db_open(dir, true, &ms->db, error_r);
+	ms = g_new0(struct mailstore, 1);
+	ret = db_open(dir, kv_modes[options->mode], &ms->db, error_r);
 	if (ret < 0) {
 		g_free(ms);
 		return ret;
@@ -46,7 +53,7 @@ int mailstore_open(const char *dir, const struct ms_options *options,
 	ms->mailbox_errors = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 	ms->counters = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					     g_free);
-	ret = ms_format_open(ms, options->check_only, error_r);
+	ret = ms_format_open(ms, options->mode, error_r);
 	if (ret < 0) {
 		mailstore_close(&ms);
 		return ret;
@@ -413,11 +420,13 @@ int ms_profile_set(struct mailstore *ms, uint32_t sub_id,
 int ms_profile_uint(struct mailstore *ms, uint32_t sub_id, const char *name,
 		    uint64_t *value_r)
 {
+	const struct vvm_profile_key *pkey = vvm_profile_key_find(name);
 	g_autoptr(GBytes) value = NULL;
-	struct key k;
-	char buf[24], *end;
-	gsize len;
+	g_autofree char *text = NULL;
 	const char *data;
+	guint64 v;
+	struct key k;
+	gsize len;
 	int ret;
 
 	key_profile(&k, sub_id, name);
@@ -428,16 +437,16 @@ int ms_profile_uint(struct mailstore *ms, uint32_t sub_id, const char *name,
 	}
 	if (ret < 0)
 		return ret;
-	/* Written only as validated decimal; anything else is damage. */
+	/* Written only as a validated number in its key's range; anything
+	 * else is damage, never a larger limit. */
 	data = g_bytes_get_data(value, &len);
-	if (len == 0 || len >= sizeof(buf))
+	text = g_strndup(data, len);
+	if (strlen(text) != len || !g_ascii_isdigit(text[0]) ||
+	    !g_ascii_string_to_unsigned(text, 10, 0, pkey->max_value, &v,
+					NULL))
 		return -EIO;
-	memcpy(buf, data, len);
-	buf[len] = '\0';
-	if (!g_ascii_isdigit(buf[0]))
-		return -EIO;
-	*value_r = g_ascii_strtoull(buf, &end, 10);
-	return *end == '\0' ? 0 : -EIO;
+	*value_r = v;
+	return 0;
 }
 
 int ms_quota_get(struct mailstore *ms, uint32_t sub_id,

@@ -38,12 +38,22 @@ struct ms_sms_config {
 	const char *const *srv_bare_clients;
 };
 
+/* How a store is opened. */
+enum ms_open_mode {
+	/* For service: made when missing, an older format upgraded (which
+	 * refuses a store with damage only fsck --repair can clear). */
+	MS_OPEN_SERVE,
+	/* fsck: read-only, changed in no way; the format as found. */
+	MS_OPEN_CHECK,
+	/* fsck --repair: read-write, the format as found; fsck upgrades it
+	 * once repaired (ms_format_upgrade()). */
+	MS_OPEN_REPAIR,
+};
+
 struct ms_options {
 	struct vvm_profile_limits profile_limits;
 	struct ms_sms_config sms;
-	/* Write nothing at open, not even the upgrade of an older store
-	 * format (fsck without repair). */
-	bool check_only;
+	enum ms_open_mode mode;
 };
 
 /* A pending server-originated SMS, as MOUNT/.outbox/sms/<seq> shows it. */
@@ -120,8 +130,14 @@ struct ms_deposit {
 /* Defaults: the profile's, and an SMS config for a single host. */
 void ms_options_default(struct ms_options *options_r);
 
+/* -EBUSY when another process has the store open; -EUCLEAN for an older
+ * store format that fsck --repair must clear before vvmfs upgrades it. */
 int mailstore_open(const char *dir, const struct ms_options *options,
 		   struct mailstore **ms_r, char **error_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+/* Upgrades a store opened MS_OPEN_REPAIR to the current format, as an
+ * open for service would. Errors as mailstore_open(). */
+int ms_format_upgrade(struct mailstore *ms, char **error_r)
 	G_GNUC_WARN_UNUSED_RESULT;
 void mailstore_close(struct mailstore **ms);
 
@@ -290,11 +306,14 @@ int ms_expire(struct mailstore *ms, int64_t now, unsigned max)
 
 char *ms_stats(struct mailstore *ms);
 
-/* Offline check of a store that is not mounted: counters against messages,
- * UIDNEXT against UIDs, quota sums, index and bodies against messages.
- * Appends findings to report. Returns the number of problems found (after
- * repair: found and fixed), or -errno. */
-int mailstore_fsck(const char *dir, bool repair, GString *report)
-	G_GNUC_WARN_UNUSED_RESULT;
+/* Offline check of a store no vvmfs has open: every message's content
+ * against its record, counters against messages, UIDNEXT against UIDs,
+ * quota sums, the change log, the expiry index, id counters against ids;
+ * with repair, what can be fixed is fixed in one batch and a format 1
+ * store upgraded. Appends findings to report. Returns the number of
+ * problems found, and in *unrepaired_r (may be NULL) how many of them
+ * repair leaves as they are; or -errno (-EBUSY: the store is in use). */
+int mailstore_fsck(const char *dir, bool repair, GString *report,
+		   int *unrepaired_r) G_GNUC_WARN_UNUSED_RESULT;
 
 #endif

@@ -92,8 +92,11 @@ static int append_full(struct mailstore *ms, uint32_t mbox_id, uint32_t uid,
 		ret = ms_message_index(ms, msg.msgid, &index);
 	if (ret == 0)
 		ret = ms_message_body(ms, msg.msgid, &body);
+	/* Content gone with its record is an expunge since the scan;
+	 * content gone while its record stays is damage, not nothing. */
 	if (ret == -ENOENT) {
-		ret = 0;
+		ret = ms_message_get(ms, mbox_id, uid, &msg);
+		ret = ret == -ENOENT ? 0 : ret == 0 ? -EIO : ret;
 		goto out;
 	}
 	if (ret < 0)

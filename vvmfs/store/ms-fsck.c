@@ -2,24 +2,42 @@
  * and the derived state (counters, quota usage, UIDNEXT, the change log,
  * the expiry index, the id counters) recomputed from the messages
  * themselves, which are the truth, once ms-fsck-content.c has set aside
- * the messages whose content is not their own. With repair, derived state
- * is rewritten, damaged messages expunged and garbage removed in one
- * batch; nothing is made up. */
+ * the messages whose content is not their own. Without repair the store
+ * is opened read-only. With repair, derived state is rewritten, damaged
+ * messages expunged, lost ones recovered and garbage removed, in one
+ * batch; nothing is made up (ms-fsck-private.h). */
 #include "ms-fsck-private.h"
 #include "vvm-flags.h"
 
 #include <errno.h>
 #include <string.h>
 
+static void report(struct fsck *f, const char *suffix, const char *fmt,
+		   va_list args)
+{
+	g_string_append_vprintf(f->report, fmt, args);
+	g_string_append(f->report, suffix);
+	g_string_append_c(f->report, '\n');
+	f->problems++;
+}
+
 void fsck_problem(struct fsck *f, const char *fmt, ...)
 {
 	va_list args;
 
 	va_start(args, fmt);
-	g_string_append_vprintf(f->report, fmt, args);
+	report(f, "", fmt, args);
 	va_end(args);
-	g_string_append_c(f->report, '\n');
-	f->problems++;
+}
+
+void fsck_unrepaired(struct fsck *f, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	report(f, f->fix != NULL ? " (not repaired)" : "", fmt, args);
+	va_end(args);
+	f->unrepaired++;
 }
 
 char *fsck_message_name(struct fsck *f, const struct fsck_message *m)
@@ -39,18 +57,18 @@ char *fsck_message_name(struct fsck *f, const struct fsck_message *m)
 void fsck_note_msgid(struct fsck *f, uint64_t msgid)
 {
 	gpointer key = GUINT_TO_POINTER(MSGID_SUBSCRIBER(msgid));
-	uint32_t counter = MSGID_COUNTER(msgid);
 	uint32_t *max;
 
 	/* Ids below 2^32 come from format 1's store-wide counter. */
 	if (MSGID_SUBSCRIBER(msgid) == 0)
 		return;
+	f->max_sub_id = MAX(f->max_sub_id, MSGID_SUBSCRIBER(msgid));
 	max = g_hash_table_lookup(f->msgid_counters, key);
 	if (max == NULL) {
 		max = g_new0(uint32_t, 1);
 		g_hash_table_insert(f->msgid_counters, key, max);
 	}
-	*max = MAX(*max, counter);
+	*max = MAX(*max, MSGID_COUNTER(msgid));
 }
 
 static void mbox_check_free(gpointer data)
@@ -61,28 +79,63 @@ static void mbox_check_free(gpointer data)
 	g_free(m);
 }
 
+static void mbox_name_free(gpointer data)
+{
+	struct mbox_name *n = data;
+
+	g_free(n->name);
+	g_free(n);
+}
+
+/* --- loading ---------------------------------------------------------- */
+
+struct load_mailboxes {
+	struct fsck *f;
+	GArray *corrupt; /* ids of records that do not decode */
+};
+
 static int load_mailbox(void *ctx, const void *key, size_t key_len,
 			const void *value, size_t value_len)
 {
-	struct fsck *f = ctx;
-	struct mbox_check *m;
+	struct load_mailboxes *c = ctx;
+	struct fsck *f = c->f;
 	g_autoptr(GBytes) bytes = g_bytes_new(value, value_len);
+	struct rec_mailbox rec;
+	uint32_t id;
 
 	if (key_len != 5)
 		return 0;
-	m = g_new0(struct mbox_check, 1);
-	m->id = key_get_be32((const uint8_t *)key + 1);
-	m->changes = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-	if (rec_mailbox_decode(bytes, &m->rec) < 0) {
-		fsck_problem(f, "mailbox %u: corrupt record", m->id);
-		mbox_check_free(m);
+	id = key_get_be32((const uint8_t *)key + 1);
+	f->seen_mbox_id = MAX(f->seen_mbox_id, id);
+	if (rec_mailbox_decode(bytes, &rec) < 0) {
+		g_array_append_val(c->corrupt, id);
 		return 0;
 	}
-	m->computed = m->rec;
-	m->computed.messages = 0;
-	m->computed.unseen = 0;
-	m->computed.bytes = 0;
-	g_hash_table_insert(f->mailboxes, GUINT_TO_POINTER(m->id), m);
+	f->seen_uidvalidity = MAX(f->seen_uidvalidity, rec.uidvalidity);
+	fsck_mailbox_add(f, id, &rec);
+	return 0;
+}
+
+static int load_name(void *ctx, const void *key, size_t key_len,
+		     const void *value, size_t value_len)
+{
+	struct fsck *f = ctx;
+	struct mbox_name *n;
+	uint32_t id;
+
+	if (key_len < 6 || key_len > 5 + 255 || value_len != 4) {
+		fsck_problem(f, "mailbox name index: a corrupt entry%s",
+			     f->fix != NULL ? " (removed)" : "");
+		if (f->fix != NULL)
+			kv_batch_delete(f->fix, KV_MAILBOXES, key, key_len);
+		return 0;
+	}
+	id = key_get_be32(value);
+	f->seen_mbox_id = MAX(f->seen_mbox_id, id);
+	n = g_new0(struct mbox_name, 1);
+	n->sub_id = key_get_be32((const uint8_t *)key + 1);
+	n->name = g_strndup((const char *)key + 5, key_len - 5);
+	g_hash_table_replace(f->names, GUINT_TO_POINTER(id), n);
 	return 0;
 }
 
@@ -97,9 +150,11 @@ static int load_subscriber(void *ctx, const void *key, size_t key_len,
 	if (key_len != 5)
 		return 0;
 	sub_id = key_get_be32((const uint8_t *)key + 1);
+	f->max_sub_id = MAX(f->max_sub_id, sub_id);
 	s = g_new0(struct sub_check, 1);
 	if (rec_subscriber_decode(bytes, &s->rec) < 0) {
-		fsck_problem(f, "subscriber %u: corrupt record", sub_id);
+		fsck_unrepaired(f, "subscriber %u: its record does not decode",
+				sub_id);
 		g_free(s);
 		return 0;
 	}
@@ -108,6 +163,7 @@ static int load_subscriber(void *ctx, const void *key, size_t key_len,
 	s->computed.messages = 0;
 	s->computed.voice_seconds = 0;
 	s->computed.greeting_seconds = 0;
+	s->present = s->computed;
 	g_hash_table_insert(f->subscribers, GUINT_TO_POINTER(sub_id), s);
 	return 0;
 }
@@ -117,20 +173,28 @@ static int load_message(void *ctx, const void *key, size_t key_len,
 {
 	struct fsck *f = ctx;
 	struct fsck_message m = { 0 };
-	GArray *group;
 	guint index = f->messages->len;
+	bool decoded;
+	GArray *group;
 
 	if (key_len == 8) {
 		m.mbox_id = key_get_be32(key);
 		m.uid = key_get_be32((const uint8_t *)key + 4);
 	}
-	if (key_len != 8 ||
-	    !g_hash_table_contains(f->mailboxes,
-				   GUINT_TO_POINTER(m.mbox_id)) ||
-	    rec_message_decode(value, value_len, &m.rec) < 0) {
+	decoded = key_len == 8 &&
+		  rec_message_decode(value, value_len, &m.rec) == 0;
+	if (!decoded || !g_hash_table_contains(f->mailboxes,
+					       GUINT_TO_POINTER(m.mbox_id))) {
+		uint64_t lost = (uint64_t)m.mbox_id << 32 | m.uid;
+
+		if (key_len == 8 && g_hash_table_contains(
+					    f->mailboxes,
+					    GUINT_TO_POINTER(m.mbox_id)))
+			g_hash_table_add(f->lost, g_memdup2(&lost, 8));
+		/* Its bytes stay: with no record they are recovered. */
 		fsck_problem(f, "message %u/%u: %s%s", m.mbox_id, m.uid,
-			     key_len != 8 ? "bad key" : "in no mailbox or corrupt",
-			     f->fix != NULL ? " (removed)" : "");
+			     decoded ? "in no mailbox" : "a corrupt record",
+			     f->fix != NULL ? " (record removed)" : "");
 		if (f->fix != NULL)
 			kv_batch_delete(f->fix, KV_MESSAGES, key, key_len);
 		return 0;
@@ -147,6 +211,72 @@ static int load_message(void *ctx, const void *key, size_t key_len,
 	return 0;
 }
 
+static int load_counter(struct fsck *f, const char *name, uint64_t *value_r)
+{
+	g_autoptr(GBytes) value = NULL;
+	int ret = db_get(f->ms->db, KV_META, name, strlen(name), &value);
+
+	*value_r = 0;
+	if (ret == -ENOENT)
+		return 0;
+	if (ret == 0 && rec_u64_decode(value, value_r) < 0)
+		ret = -EIO;
+	return ret;
+}
+
+/* Each mailbox is named in the name index, under its own id. */
+static int check_names(struct fsck *f)
+{
+	GHashTableIter iter;
+	gpointer key, value;
+
+	g_hash_table_iter_init(&iter, f->names);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		struct mbox_name *n = value;
+		struct mbox_check *m = g_hash_table_lookup(f->mailboxes, key);
+		struct key k;
+
+		if (m != NULL && m->rec.sub_id == n->sub_id &&
+		    strcmp(m->rec.name, n->name) == 0)
+			continue;
+		fsck_problem(f, "mailbox name index: \"%s\" of subscriber %u "
+			     "names mailbox %u, %s%s", n->name, n->sub_id,
+			     GPOINTER_TO_UINT(key),
+			     m == NULL ? "which is not there"
+				       : "whose record has another name",
+			     f->fix != NULL ? " (removed)" : "");
+		if (f->fix != NULL) {
+			key_mailbox_name(&k, n->sub_id, n->name);
+			kv_batch_delete(f->fix, KV_MAILBOXES, k.data, k.len);
+		}
+	}
+	g_hash_table_iter_init(&iter, f->mailboxes);
+	while (g_hash_table_iter_next(&iter, &key, &value)) {
+		struct mbox_check *m = value;
+		g_autoptr(GBytes) id = NULL;
+		uint32_t be_id = GUINT32_TO_BE(m->id);
+		struct key k;
+		int ret;
+
+		key_mailbox_name(&k, m->rec.sub_id, m->rec.name);
+		ret = db_get(f->ms->db, KV_MAILBOXES, k.data, k.len, &id);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+		if (ret == 0 && g_bytes_get_size(id) == 4 &&
+		    memcmp(g_bytes_get_data(id, NULL), &be_id, 4) == 0)
+			continue;
+		fsck_problem(f, "mailbox %u (\"%s\"): not in the name index%s",
+			     m->id, m->rec.name,
+			     f->fix != NULL ? " (added)" : "");
+		if (f->fix != NULL)
+			kv_batch_put(f->fix, KV_MAILBOXES, k.data, k.len,
+				     &be_id, 4);
+	}
+	return 0;
+}
+
+/* --- derived state -------------------------------------------------- */
+
 static void usage_add(struct rec_subscriber *u, const struct rec_mailbox *mb,
 		      const struct rec_message *msg)
 {
@@ -160,8 +290,29 @@ static void usage_add(struct rec_subscriber *u, const struct rec_mailbox *mb,
 		u->voice_seconds += (uint64_t)msg->duration;
 }
 
-/* Adds a message that stays to its mailbox's and subscriber's counts. */
-static void account(struct fsck *f, const struct fsck_message *msg)
+static void counts_add(struct rec_mailbox *mb, const struct rec_message *msg)
+{
+	mb->messages++;
+	mb->bytes += msg->size;
+	if ((msg->flags & VVM_FLAG_SEEN) == 0)
+		mb->unseen++;
+}
+
+void fsck_account(struct fsck *f, const struct fsck_message *msg)
+{
+	struct mbox_check *m = g_hash_table_lookup(
+		f->mailboxes, GUINT_TO_POINTER(msg->mbox_id));
+	struct sub_check *s = g_hash_table_lookup(
+		f->subscribers, GUINT_TO_POINTER(m->rec.sub_id));
+
+	counts_add(&m->computed, &msg->rec);
+	if (s != NULL)
+		usage_add(&s->computed, &m->rec, &msg->rec);
+}
+
+/* A record found: its UID and modseq bound the mailbox's, damaged or not
+ * (UIDs are never used twice), and it counts as found. */
+static void account_found(struct fsck *f, const struct fsck_message *msg)
 {
 	struct mbox_check *m = g_hash_table_lookup(
 		f->mailboxes, GUINT_TO_POINTER(msg->mbox_id));
@@ -169,29 +320,63 @@ static void account(struct fsck *f, const struct fsck_message *msg)
 		f->subscribers, GUINT_TO_POINTER(m->rec.sub_id));
 
 	if (msg->uid >= m->computed.uidnext) {
-		fsck_problem(f, "mailbox %u: UIDNEXT %u not above UID %u",
-			     m->id, m->computed.uidnext, msg->uid);
-		m->computed.uidnext = msg->uid + 1;
+		if (!m->made)
+			fsck_problem(f, "mailbox %u: UIDNEXT %u not above UID "
+				     "%u", m->id, m->computed.uidnext,
+				     msg->uid);
+		m->computed.uidnext = msg->uid == G_MAXUINT32 ? G_MAXUINT32
+							      : msg->uid + 1;
 	}
 	if (msg->rec.modseq > m->computed.highestmodseq) {
-		fsck_problem(f, "mailbox %u: HIGHESTMODSEQ below message %u",
-			     m->id, msg->uid);
+		if (!m->made)
+			fsck_problem(f, "mailbox %u: HIGHESTMODSEQ below message "
+				     "%u", m->id, msg->uid);
 		m->computed.highestmodseq = msg->rec.modseq;
 	}
-	m->computed.messages++;
-	m->computed.bytes += msg->rec.size;
-	if ((msg->rec.flags & VVM_FLAG_SEEN) == 0)
-		m->computed.unseen++;
+	counts_add(&m->present, &msg->rec);
 	if (s != NULL)
-		usage_add(&s->computed, &m->rec, &msg->rec);
-	else
-		fsck_problem(f, "mailbox %u: its subscriber %u has no record",
-			     m->id, m->rec.sub_id);
+		usage_add(&s->present, &m->rec, &msg->rec);
+	/* A damaged message counts until repair expunges it. */
+	if (!msg->damaged || f->fix == NULL)
+		fsck_account(f, msg);
+	g_hash_table_insert(m->changes, GUINT_TO_POINTER(msg->uid),
+			    g_memdup2(&msg->rec.modseq, 8));
+}
+
+static bool is_lost(struct fsck *f, uint32_t mbox_id, uint32_t uid)
+{
+	uint64_t key = (uint64_t)mbox_id << 32 | uid;
+
+	return g_hash_table_contains(f->lost, &key);
+}
+
+/* The UID of a record that does not decode stays used: UIDNEXT above
+ * it, and (repair) a tombstone, since clients may have seen it. */
+static void bound_lost(struct fsck *f, bool bury)
+{
+	GHashTableIter iter;
+	gpointer key;
+
+	g_hash_table_iter_init(&iter, f->lost);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		uint64_t lost = *(uint64_t *)key;
+		uint32_t uid = (uint32_t)lost;
+		struct mbox_check *m = g_hash_table_lookup(
+			f->mailboxes, GUINT_TO_POINTER((uint32_t)(lost >> 32)));
+
+		if (!bury) {
+			if (uid >= m->computed.uidnext)
+				m->computed.uidnext = uid == G_MAXUINT32
+					? G_MAXUINT32 : uid + 1;
+			continue;
+		}
+		ms_put_change(f->fix, m->id, ++m->computed.highestmodseq, uid,
+			      0, CHANGE_EXPUNGED);
+	}
 }
 
 /* The change log must hold, for each message, exactly the entry at its
- * modseq; other present entries are stale. A damaged message's entry
- * gives way to a tombstone (expunge_damaged()). */
+ * modseq; other present entries are stale. */
 static int check_change(void *ctx, const void *key, size_t key_len,
 			const void *value, size_t value_len)
 {
@@ -208,12 +393,15 @@ static int check_change(void *ctx, const void *key, size_t key_len,
 					GUINT_TO_POINTER(mbox_id));
 	}
 	if (m == NULL || rec_change_decode(value, value_len, &change) < 0) {
-		fsck_problem(f, "change log: orphan or corrupt entry");
+		fsck_problem(f, "change log: an orphan or corrupt entry%s",
+			     f->fix != NULL ? " (removed)" : "");
 		goto drop;
 	}
 	if (modseq > m->computed.highestmodseq) {
-		fsck_problem(f, "mailbox %u: change at modseq %" G_GUINT64_FORMAT
-			     " above HIGHESTMODSEQ", mbox_id, modseq);
+		if (!m->made)
+			fsck_problem(f, "mailbox %u: change at modseq %"
+				     G_GUINT64_FORMAT " above HIGHESTMODSEQ",
+				     mbox_id, modseq);
 		m->computed.highestmodseq = modseq;
 	}
 	if (change.kind == CHANGE_EXPUNGED)
@@ -224,18 +412,21 @@ static int check_change(void *ctx, const void *key, size_t key_len,
 		g_hash_table_remove(m->changes, GUINT_TO_POINTER(change.uid));
 		return 0;
 	}
-	fsck_problem(f, "mailbox %u: stale change entry for UID %u", mbox_id,
-		     change.uid);
+	/* A lost record's entry gives way to its tombstone (bury_lost()). */
+	if (!is_lost(f, mbox_id, change.uid))
+		fsck_problem(f, "mailbox %u: stale change entry for UID %u%s",
+			     mbox_id, change.uid,
+			     f->fix != NULL ? " (removed)" : "");
 drop:
 	if (f->fix != NULL)
 		kv_batch_delete(f->fix, KV_INDEX, key, key_len);
 	return 0;
 }
 
-/* Expunges a damaged message as ms_message_expunge() would, after the
+/* Expunges a damaged message as ms_message_expunge() would, once the
  * highest modseq is known: its record, expiry key and change entry go,
- * a tombstone tells clients. Its content is the owner's, or garbage that
- * ms-fsck-content.c removed. */
+ * a tombstone tells clients. Its content is the owner's, or is
+ * recovered. */
 static void expunge_damaged(struct fsck *f, const struct fsck_message *msg)
 {
 	struct mbox_check *m = g_hash_table_lookup(
@@ -249,6 +440,7 @@ static void expunge_damaged(struct fsck *f, const struct fsck_message *msg)
 		kv_batch_delete(f->fix, KV_INDEX, k.data, k.len);
 	}
 	ms_delete_change(f->fix, msg->mbox_id, msg->rec.modseq);
+	g_hash_table_remove(m->changes, GUINT_TO_POINTER(msg->uid));
 	ms_put_change(f->fix, msg->mbox_id, ++m->computed.highestmodseq,
 		      msg->uid, 0, CHANGE_EXPUNGED);
 }
@@ -321,139 +513,172 @@ static int check_expiry_index(struct fsck *f)
 	return 0;
 }
 
-static void check_mailbox_counters(struct fsck *f, struct mbox_check *m)
+static int check_mailbox(struct fsck *f, struct mbox_check *m)
 {
 	GHashTableIter iter;
 	gpointer uid, modseq;
 
 	g_hash_table_iter_init(&iter, m->changes);
 	while (g_hash_table_iter_next(&iter, &uid, &modseq)) {
-		fsck_problem(f, "mailbox %u: UID %u missing from the change log",
-			     m->id, GPOINTER_TO_UINT(uid));
-		if (f->fix != NULL) {
-			struct rec_message msg;
+		struct rec_message msg;
+		int ret;
 
-			if (ms_get_message(f->ms, m->id, GPOINTER_TO_UINT(uid),
-					   &msg) == 0)
-				ms_put_change(f->fix, m->id, msg.modseq,
-					      GPOINTER_TO_UINT(uid), msg.flags,
-					      CHANGE_PRESENT);
-		}
+		fsck_problem(f, "mailbox %u: UID %u missing from the change "
+			     "log%s", m->id, GPOINTER_TO_UINT(uid),
+			     f->fix != NULL ? " (added)" : "");
+		if (f->fix == NULL)
+			continue;
+		ret = ms_get_message(f->ms, m->id, GPOINTER_TO_UINT(uid),
+				     &msg);
+		if (ret < 0)
+			return ret;
+		ms_put_change(f->fix, m->id, msg.modseq, GPOINTER_TO_UINT(uid),
+			      msg.flags, CHANGE_PRESENT);
 	}
-	if (m->computed.messages != m->rec.messages ||
-	    m->computed.unseen != m->rec.unseen ||
-	    m->computed.bytes != m->rec.bytes)
+	if (!m->made && (m->present.messages != m->rec.messages ||
+			 m->present.unseen != m->rec.unseen ||
+			 m->present.bytes != m->rec.bytes))
 		fsck_problem(f, "mailbox %u: counters %u/%u/%" G_GUINT64_FORMAT
 			     " should be %u/%u/%" G_GUINT64_FORMAT, m->id,
 			     m->rec.messages, m->rec.unseen, m->rec.bytes,
-			     m->computed.messages, m->computed.unseen,
-			     m->computed.bytes);
+			     m->present.messages, m->present.unseen,
+			     m->present.bytes);
 	if (f->fix != NULL)
 		ms_put_mailbox(f->fix, m->id, &m->computed);
+	return 0;
 }
 
 /* Quota usage, and the message counter: never behind an id in a key. */
 static void check_subscriber(struct fsck *f, uint32_t sub_id,
 			     struct sub_check *s)
 {
-	struct rec_subscriber *rec = &s->rec, *u = &s->computed;
+	struct rec_subscriber *rec = &s->rec, *u = &s->present;
 	uint32_t *max = g_hash_table_lookup(f->msgid_counters,
 					    GUINT_TO_POINTER(sub_id));
-	bool fix = false;
 
 	if (u->bytes != rec->bytes || u->messages != rec->messages ||
 	    u->voice_seconds != rec->voice_seconds ||
-	    u->greeting_seconds != rec->greeting_seconds) {
+	    u->greeting_seconds != rec->greeting_seconds)
 		fsck_problem(f, "subscriber %s: quota usage %" G_GUINT64_FORMAT
 			     " bytes/%" G_GUINT64_FORMAT " messages should be %"
 			     G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
 			     rec->msisdn, rec->bytes, rec->messages, u->bytes,
 			     u->messages);
-		fix = true;
-	}
 	if (max != NULL && *max > rec->last_msgid) {
 		fsck_problem(f, "subscriber %s: message counter %u behind id "
 			     "%u in the store%s", rec->msisdn, rec->last_msgid,
 			     *max, f->fix != NULL ? " (raised)" : "");
-		u->last_msgid = *max;
-		fix = true;
+		s->computed.last_msgid = *max;
 	}
-	if (fix && f->fix != NULL)
-		ms_put_subscriber(f->fix, sub_id, u);
+	if (f->fix != NULL && (s->computed.bytes != rec->bytes ||
+			       s->computed.messages != rec->messages ||
+			       s->computed.voice_seconds != rec->voice_seconds ||
+			       s->computed.greeting_seconds !=
+				       rec->greeting_seconds ||
+			       s->computed.last_msgid != rec->last_msgid))
+		ms_put_subscriber(f->fix, sub_id, &s->computed);
 }
 
-/* Store-wide counters: never behind a record they numbered. */
-struct meta_check {
-	uint64_t max_sub, max_mbox, max_uidvalidity, max_outbox;
-};
+/* --- store-wide counters: never behind a record they numbered ------- */
 
-static int note_sub_id(void *ctx, const void *key, size_t key_len,
-		       const void *value, size_t value_len)
+static int note_sub_name(void *ctx, const void *key, size_t key_len,
+			 const void *value, size_t value_len)
 {
-	struct meta_check *c = ctx;
+	struct fsck *f = ctx;
 
-	if (key_len == 5)
-		c->max_sub = MAX(c->max_sub, key_get_be32((const uint8_t *)key + 1));
+	if (value_len == 4)
+		f->max_sub_id = MAX(f->max_sub_id, key_get_be32(value));
 	return 0;
 }
 
 static int note_outbox_seq(void *ctx, const void *key, size_t key_len,
 			   const void *value, size_t value_len)
 {
-	struct meta_check *c = ctx;
+	uint64_t *max = ctx;
 
 	if (key_len == 8)
-		c->max_outbox = MAX(c->max_outbox, key_get_be64(key));
+		*max = MAX(*max, key_get_be64(key));
 	return 0;
 }
 
-static void check_counter(struct fsck *f, const char *name, uint64_t max)
+/* Reports a counter below max, and writes value (max, or more if
+ * repair has taken ids from it) when it is not what is stored. */
+static int check_counter(struct fsck *f, const char *name, uint64_t max,
+			 uint64_t value)
 {
-	g_autoptr(GBytes) value = NULL;
-	uint64_t stored = 0;
-	int ret = db_get(f->ms->db, KV_META, name, strlen(name), &value);
+	uint64_t stored;
+	int ret = load_counter(f, name, &stored);
 
-	if (ret == 0 && rec_u64_decode(value, &stored) < 0)
-		ret = -EIO;
-	if ((ret == 0 || ret == -ENOENT) && stored >= max)
-		return;
-	fsck_problem(f, "counter %s: %s, behind %" G_GUINT64_FORMAT " in the "
-		     "store%s", name, ret == 0 ? "too low" : ret == -ENOENT ?
-		     "missing" : "unreadable", max,
-		     f->fix != NULL ? " (raised)" : "");
-	if (f->fix != NULL)
+	if (ret < 0)
+		return ret;
+	if (stored < max)
+		fsck_problem(f, "counter %s: %" G_GUINT64_FORMAT ", behind %"
+			     G_GUINT64_FORMAT " in the store%s", name, stored,
+			     max, f->fix != NULL ? " (raised)" : "");
+	value = MAX(value, max);
+	if (f->fix != NULL && value > stored)
 		kv_batch_put_bytes(f->fix, KV_META, name, strlen(name),
-				   rec_u64_encode(max));
+				   rec_u64_encode(value));
+	return 0;
 }
 
 static int check_meta(struct fsck *f)
 {
-	struct meta_check c = { 0 };
-	GHashTableIter iter;
-	gpointer value;
+	uint64_t max_outbox = 0;
 	int ret;
 
-	g_hash_table_iter_init(&iter, f->mailboxes);
-	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		struct mbox_check *m = value;
-
-		c.max_mbox = MAX(c.max_mbox, m->id);
-		c.max_uidvalidity = MAX(c.max_uidvalidity, m->rec.uidvalidity);
-	}
-	ret = db_scan(f->ms->db, KV_SUBSCRIBERS, "S", 1, NULL, 0, note_sub_id,
-		      &c);
+	ret = db_scan(f->ms->db, KV_SUBSCRIBERS, "N", 1, NULL, 0,
+		      note_sub_name, f);
 	if (ret == 0)
 		ret = db_scan(f->ms->db, KV_OUTBOX, "", 0, NULL, 0,
-			      note_outbox_seq, &c);
+			      note_outbox_seq, &max_outbox);
+	if (ret == 0)
+		ret = check_counter(f, "next_sub_id", f->max_sub_id,
+				    f->max_sub_id);
+	if (ret == 0)
+		ret = check_counter(f, "next_mbox_id", f->seen_mbox_id,
+				    f->next_mbox_id);
+	if (ret == 0)
+		ret = check_counter(f, "last_uidvalidity",
+				    f->seen_uidvalidity, f->last_uidvalidity);
+	/* Format 1 has no outbox counter: the upgrade makes it. */
+	if (ret == 0 && f->ms->format == STORE_FORMAT)
+		ret = check_counter(f, OUTBOX_SEQUENCE, max_outbox, max_outbox);
+	return ret;
+}
+
+/* --- the run ------------------------------------------------------------ */
+
+static int load(struct fsck *f)
+{
+	struct db *db = f->ms->db;
+	g_autoptr(GArray) corrupt = g_array_new(FALSE, FALSE,
+						sizeof(uint32_t));
+	struct load_mailboxes mailboxes = { f, corrupt };
+	uint64_t stored_mbox, stored_uidvalidity;
+	int ret;
+
+	ret = db_scan(db, KV_MAILBOXES, "M", 1, NULL, 0, load_mailbox,
+		      &mailboxes);
+	if (ret == 0)
+		ret = db_scan(db, KV_MAILBOXES, "N", 1, NULL, 0, load_name, f);
+	if (ret == 0)
+		ret = db_scan(db, KV_SUBSCRIBERS, "S", 1, NULL, 0,
+			      load_subscriber, f);
+	if (ret == 0)
+		ret = load_counter(f, "next_mbox_id", &stored_mbox);
+	if (ret == 0)
+		ret = load_counter(f, "last_uidvalidity", &stored_uidvalidity);
 	if (ret < 0)
 		return ret;
-	check_counter(f, "next_sub_id", c.max_sub);
-	check_counter(f, "next_mbox_id", c.max_mbox);
-	check_counter(f, "last_uidvalidity", c.max_uidvalidity);
-	/* Format 1 has no outbox counter: the upgrade makes it. */
-	if (f->ms->format == STORE_FORMAT)
-		check_counter(f, OUTBOX_SEQUENCE, c.max_outbox);
-	return 0;
+	f->next_mbox_id = MAX(f->seen_mbox_id, stored_mbox);
+	f->last_uidvalidity = MAX(f->seen_uidvalidity, stored_uidvalidity);
+	for (guint i = 0; i < corrupt->len; i++)
+		fsck_rebuild_mailbox(f, g_array_index(corrupt, uint32_t, i));
+	ret = check_names(f);
+	if (ret == 0)
+		ret = db_scan(db, KV_MESSAGES, "", 0, NULL, 0, load_message, f);
+	return ret;
 }
 
 static int run_checks(struct fsck *f)
@@ -463,33 +688,18 @@ static int run_checks(struct fsck *f)
 	gpointer key, value;
 	int ret;
 
-	ret = db_scan(db, KV_MAILBOXES, "M", 1, NULL, 0, load_mailbox, f);
-	if (ret == 0)
-		ret = db_scan(db, KV_SUBSCRIBERS, "S", 1, NULL, 0,
-			      load_subscriber, f);
-	if (ret == 0)
-		ret = db_scan(db, KV_MESSAGES, "", 0, NULL, 0, load_message, f);
+	ret = load(f);
 	if (ret == 0)
 		ret = fsck_check_content(f);
 	if (ret < 0)
 		return ret;
-	for (guint i = 0; i < f->messages->len; i++) {
-		struct fsck_message *m =
-			&g_array_index(f->messages, struct fsck_message, i);
-		struct mbox_check *mb = g_hash_table_lookup(
-			f->mailboxes, GUINT_TO_POINTER(m->mbox_id));
-
-		/* A damaged message counts until repair expunges it. */
-		if (!m->damaged || f->fix == NULL)
-			account(f, m);
-		g_hash_table_insert(mb->changes, GUINT_TO_POINTER(m->uid),
-				    g_memdup2(&m->rec.modseq, 8));
-	}
+	for (guint i = 0; i < f->messages->len; i++)
+		account_found(f, &g_array_index(f->messages,
+						struct fsck_message, i));
+	bound_lost(f, false);
 	ret = db_scan(db, KV_INDEX, "C", 1, NULL, 0, check_change, f);
 	if (ret == 0)
 		ret = check_expiry_index(f);
-	if (ret == 0)
-		ret = check_meta(f);
 	if (ret < 0)
 		return ret;
 	for (guint i = 0; f->fix != NULL && i < f->messages->len; i++) {
@@ -499,22 +709,22 @@ static int run_checks(struct fsck *f)
 		if (m->damaged)
 			expunge_damaged(f, m);
 	}
+	if (f->fix != NULL)
+		bound_lost(f, true);
+	ret = fsck_recover_orphans(f);
 	g_hash_table_iter_init(&iter, f->mailboxes);
-	while (g_hash_table_iter_next(&iter, NULL, &value))
-		check_mailbox_counters(f, value);
+	while (ret == 0 && g_hash_table_iter_next(&iter, NULL, &value))
+		ret = check_mailbox(f, value);
 	g_hash_table_iter_init(&iter, f->subscribers);
-	while (g_hash_table_iter_next(&iter, &key, &value))
+	while (ret == 0 && g_hash_table_iter_next(&iter, &key, &value))
 		check_subscriber(f, GPOINTER_TO_UINT(key), value);
-	return 0;
+	if (ret == 0)
+		ret = check_meta(f);
+	return ret;
 }
 
 static void report_summary(struct fsck *f)
 {
-	if (f->ms->format != STORE_FORMAT)
-		g_string_append_printf(f->report,
-				       "store format %d: vvmfs upgrades it to "
-				       "%d when it next opens it\n",
-				       f->ms->format, STORE_FORMAT);
 	if (f->damaged > 0)
 		g_string_append_printf(
 			f->report,
@@ -525,9 +735,43 @@ static void report_summary(struct fsck *f)
 			f->fix != NULL ? "expunged"
 				       : f->damaged == 1 ? "--repair expunges it"
 							 : "--repair expunges them");
+	if (f->recovered > 0)
+		g_string_append_printf(
+			f->report, "%u message%s whose record was lost: %s "
+			"into the subscriber's %s mailbox\n", f->recovered,
+			f->recovered == 1 ? "" : "s",
+			f->fix != NULL ? "recovered"
+				       : f->recovered == 1 ? "--repair recovers it"
+							   : "--repair recovers them",
+			FSCK_RECOVERED);
+	if (f->fix == NULL && f->ms->format != STORE_FORMAT)
+		g_string_append_printf(
+			f->report, "store format %d: --repair upgrades it to "
+			"%d, as vvmfs does when it opens it%s\n", f->ms->format,
+			STORE_FORMAT, f->damaged > 0
+				? " (vvmfs refuses it while damaged messages "
+				  "remain)" : "");
 }
 
-int mailstore_fsck(const char *dir, bool repair, GString *report)
+/* After a repair of a format 1 store, the upgrade vvmfs would make. */
+static int upgrade(struct fsck *f)
+{
+	g_autofree char *error = NULL;
+	int ret;
+
+	if (f->ms->format == STORE_FORMAT)
+		return 0;
+	ret = ms_format_upgrade(f->ms, &error);
+	if (ret == 0)
+		g_string_append_printf(f->report, "store format: upgraded to "
+				       "%d\n", STORE_FORMAT);
+	else
+		fsck_unrepaired(f, "store format 1: not upgraded: %s", error);
+	return ret == -EUCLEAN ? 0 : ret;
+}
+
+int mailstore_fsck(const char *dir, bool repair, GString *report,
+		   int *unrepaired_r)
 {
 	struct ms_options options = { 0 };
 	struct fsck f = { 0 };
@@ -535,7 +779,7 @@ int mailstore_fsck(const char *dir, bool repair, GString *report)
 	int ret;
 
 	ms_options_default(&options);
-	options.check_only = !repair;
+	options.mode = repair ? MS_OPEN_REPAIR : MS_OPEN_CHECK;
 	if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
 		g_string_append_printf(report, "%s: no such store\n", dir);
 		return -ENOENT;
@@ -548,8 +792,11 @@ int mailstore_fsck(const char *dir, bool repair, GString *report)
 	f.report = report;
 	f.fix = repair ? kv_batch_create() : NULL;
 	f.mailboxes = g_hash_table_new_full(NULL, NULL, NULL, mbox_check_free);
+	f.names = g_hash_table_new_full(NULL, NULL, NULL, mbox_name_free);
 	f.subscribers = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 	f.messages = g_array_new(FALSE, FALSE, sizeof(struct fsck_message));
+	f.lost = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+				       NULL);
 	f.by_msgid = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					   (GDestroyNotify)g_array_unref);
 	f.owned = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
@@ -558,15 +805,24 @@ int mailstore_fsck(const char *dir, bool repair, GString *report)
 	ret = run_checks(&f);
 	if (ret == 0)
 		report_summary(&f);
-	if (ret == 0 && f.fix != NULL && f.problems > 0)
+	/* The commit takes (and NULLs) the batch. */
+	if (ret == 0 && repair && f.problems > 0)
 		ret = db_commit(f.ms->db, &f.fix);
+	if (ret == 0 && repair)
+		ret = upgrade(&f);
 	kv_batch_destroy(&f.fix);
 	g_hash_table_destroy(f.mailboxes);
+	g_hash_table_destroy(f.names);
 	g_hash_table_destroy(f.subscribers);
 	g_array_free(f.messages, TRUE);
+	g_hash_table_destroy(f.lost);
 	g_hash_table_destroy(f.by_msgid);
 	g_hash_table_destroy(f.owned);
+	if (f.orphans != NULL)
+		g_hash_table_destroy(f.orphans);
 	g_hash_table_destroy(f.msgid_counters);
 	mailstore_close(&f.ms);
+	if (ret == 0 && unrepaired_r != NULL)
+		*unrepaired_r = f.unrepaired;
 	return ret < 0 ? ret : f.problems;
 }

@@ -162,16 +162,19 @@ static int srv_bare(struct mailstore *ms, uint32_t sub_id, bool *bare_r)
 {
 	const struct ms_sms_config *cfg = &ms->options.sms;
 	g_autofree char *client = NULL;
+	bool bare = cfg->srv_bare;
 	int ret;
 
-	*bare_r = cfg->srv_bare;
-	if (cfg->srv_bare || cfg->srv_bare_clients == NULL)
-		return 0;
-	ret = profile_value(ms, sub_id, "client_type", &client);
-	for (const char *const *p = cfg->srv_bare_clients;
-	     ret == 0 && *p != NULL && !*bare_r; p++)
-		*bare_r = g_pattern_match_simple(*p, client);
-	return ret;
+	if (!bare && cfg->srv_bare_clients != NULL) {
+		ret = profile_value(ms, sub_id, "client_type", &client);
+		if (ret < 0)
+			return ret;
+		for (const char *const *p = cfg->srv_bare_clients;
+		     *p != NULL && !bare; p++)
+			bare = g_pattern_match_simple(*p, client);
+	}
+	*bare_r = bare;
+	return 0;
 }
 
 /* The profile values a STATUS carries. */
