@@ -1,9 +1,10 @@
-/* What the parts of fsck share. ms-fsck.c reads the records and checks
- * the derived state (counters, change log, quota usage, expiry index, id
- * counters); ms-fsck-content.c checks what message records point at
+/* What the parts of fsck share. ms-fsck.c reads the records and runs
+ * the checks; ms-fsck-content.c checks what message records point at
  * (bodies, indexes, audio records, renditions) and decides which messages
- * are damaged; ms-fsck-recover.c gives message bytes that lost their
- * record a record again, and rebuilds a mailbox record that is lost.
+ * are damaged; ms-fsck-derived.c checks what is derived from the records
+ * (counters, change log, quota usage, expiry index, id counters);
+ * ms-fsck-recover.c gives message bytes that lost their record a record
+ * again, and rebuilds a mailbox record that is lost.
  *
  * Repair never deletes a message's bytes: what no record refers to is
  * given one in its subscriber's Recovered mailbox, or kept and reported
@@ -90,9 +91,27 @@ void fsck_unrepaired(struct fsck *f, const char *fmt, ...)
 char *fsck_message_name(struct fsck *f, const struct fsck_message *m);
 /* Notes a message id seen in any key, for the counter checks. */
 void fsck_note_msgid(struct fsck *f, uint64_t msgid);
+
+/* ms-fsck-derived.c */
 /* Adds a message that stays to its mailbox's and subscriber's counts
  * (what repair writes). */
 void fsck_account(struct fsck *f, const struct fsck_message *m);
+/* A record found: bounds UIDNEXT and HIGHESTMODSEQ, counts as found, and
+ * as staying unless repair expunges it. */
+void fsck_account_found(struct fsck *f, const struct fsck_message *m);
+/* The UIDs of lost records: bounds UIDNEXT, or (bury) their tombstones. */
+void fsck_bound_lost(struct fsck *f, bool bury);
+void fsck_expunge_damaged(struct fsck *f, const struct fsck_message *m);
+int fsck_load_counter(struct fsck *f, const char *name, uint64_t *value_r)
+	G_GNUC_WARN_UNUSED_RESULT;
+int fsck_check_names(struct fsck *f) G_GNUC_WARN_UNUSED_RESULT;
+int fsck_check_changes(struct fsck *f) G_GNUC_WARN_UNUSED_RESULT;
+int fsck_check_expiry(struct fsck *f) G_GNUC_WARN_UNUSED_RESULT;
+int fsck_check_mailbox(struct fsck *f, struct mbox_check *m)
+	G_GNUC_WARN_UNUSED_RESULT;
+void fsck_check_subscriber(struct fsck *f, uint32_t sub_id,
+			   struct sub_check *s);
+int fsck_check_meta(struct fsck *f) G_GNUC_WARN_UNUSED_RESULT;
 
 /* ms-fsck-content.c */
 /* Indexes body as a commit would, whatever its size. */
