@@ -63,7 +63,7 @@ static int cmp_u64(const void *a, const void *b)
 /* True when two records share a message id (sorts msgids). */
 static bool shared_ids(GArray *msgids)
 {
-	qsort(msgids->data, msgids->len, sizeof(uint64_t), cmp_u64);
+	g_array_sort(msgids, cmp_u64);
 	for (guint i = 1; i < msgids->len; i++) {
 		if (g_array_index(msgids, uint64_t, i) ==
 		    g_array_index(msgids, uint64_t, i - 1))

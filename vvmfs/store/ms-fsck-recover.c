@@ -269,7 +269,7 @@ int fsck_recover_orphans(struct fsck *f)
 	g_hash_table_iter_init(&iter, f->orphans);
 	while (g_hash_table_iter_next(&iter, &key, NULL))
 		g_array_append_val(ids, *(uint64_t *)key);
-	qsort(ids->data, ids->len, sizeof(uint64_t), cmp_u64);
+	g_array_sort(ids, cmp_u64);
 	for (guint i = 0; ret == 0 && i < ids->len; i++) {
 		uint64_t msgid = g_array_index(ids, uint64_t, i);
 		const struct orphan *o = g_hash_table_lookup(f->orphans,
