@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <glib.h>
 
+#include "vvm-config.h"
 #include "vvm-mount.h"
 
 #define FAILURES_XATTR "user.vvm.login_failures"
@@ -43,6 +44,27 @@ int vvm_login_find(const char *mount, const char *user_key, const char *user,
 		return -ENOENT;
 	*dir_r = g_steal_pointer(&dir);
 	return 0;
+}
+
+int vvm_login_throttle_config(GKeyFile *kf, const char *section,
+			      struct vvm_login_throttle *throttle,
+			      char **error_r)
+{
+	const struct vvm_config_number keys[] = {
+		{ "imap", "login_failures_max", &throttle->failures_max, 5, 0,
+		  G_MAXUINT },
+		{ "imap", "login_lockout", &throttle->lockout, 300, 0,
+		  G_MAXUINT },
+		{ "imap", "login_failure_delay_ms", &throttle->delay_ms, 1000,
+		  0, 60000 },
+	};
+	int ret = vvm_config_numbers(kf, keys, G_N_ELEMENTS(keys), error_r);
+
+	for (size_t i = 0; section && ret == 0 && i < G_N_ELEMENTS(keys); i++)
+		ret = vvm_config_uint(kf, section, keys[i].key,
+				      *keys[i].value, keys[i].min,
+				      keys[i].max, keys[i].value, error_r);
+	return ret;
 }
 
 /* "<count> <time of the last failure>" as vvmfs keeps it. A count that

@@ -24,7 +24,16 @@ int vvm_login_find(const char *mount, const char *user_key, const char *user,
 struct vvm_login_throttle {
 	unsigned int failures_max;  /* 0: no throttling */
 	unsigned int lockout;       /* seconds */
+	unsigned int delay_ms;      /* before answering a failed attempt */
 };
+
+/* The throttle from [imap], each key overridden by section's own (NULL:
+ * [imap] alone), so that every shim counts failed logins alike. A key
+ * that is there but malformed is an error, never its default. Returns 0
+ * or -EINVAL with *error_r set. */
+int vvm_login_throttle_config(GKeyFile *kf, const char *section,
+			      struct vvm_login_throttle *throttle,
+			      char **error_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Counts one password attempt against the subscriber in dir before it is
  * checked. Returns 0, -EACCES while failed attempts lock the subscriber

@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "vvm-config.h"
+#include "vvm-login.h"
 
 static void load_strings(GKeyFile *kf, struct imap_config *c)
 {
@@ -31,13 +32,6 @@ static int load_numbers(GKeyFile *kf, struct imap_config *c, char **error_r)
 		{ "imap", "login_timeout", &c->login_timeout, 60, 0,
 		  G_MAXUINT },
 		{ "imap", "idle_poll_ms", &c->idle_poll_ms, 250, 1, 60000 },
-		/* 0: no throttling */
-		{ "imap", "login_failures_max", &c->login_failures_max, 5, 0,
-		  G_MAXUINT },
-		{ "imap", "login_lockout", &c->login_lockout, 300, 0,
-		  G_MAXUINT },
-		{ "imap", "login_failure_delay_ms", &c->login_failure_delay_ms,
-		  1000, 0, 60000 },
 		{ "imap", "quota_soft_percent", &c->quota_soft_percent, 90, 0,
 		  100 },
 		{ "profile", "pin_min", &c->pin_min, 4, 1, 99 },
@@ -52,6 +46,9 @@ static int load_numbers(GKeyFile *kf, struct imap_config *c, char **error_r)
 	int ret = vvm_config_numbers(kf, numbers, G_N_ELEMENTS(numbers),
 				     error_r);
 
+	if (ret == 0)
+		ret = vvm_login_throttle_config(kf, NULL, &c->throttle,
+						error_r);
 	if (ret == 0)
 		ret = vvm_config_switches(kf, switches, G_N_ELEMENTS(switches),
 					  error_r);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "vvm-config.h"
+#include "vvm-login.h"
 
 struct imap_config {
 	char *mount;                /* the vvmfs mount point */
@@ -32,9 +33,7 @@ struct imap_config {
 	unsigned int idle_timeout;    /* seconds; autologout */
 	unsigned int login_timeout;   /* seconds before authentication */
 	unsigned int idle_poll_ms;    /* IDLE's look at the change feed */
-	unsigned int login_failures_max;
-	unsigned int login_lockout;   /* seconds */
-	unsigned int login_failure_delay_ms;
+	struct vvm_login_throttle throttle;  /* failed logins */
 	unsigned int quota_soft_percent;
 	char *greeting_types;         /* /private/VVM/GreetingTypesAllowed */
 	unsigned int pin_min;

@@ -8,14 +8,6 @@
 #include "shim-io.h"
 #include "vvm-login.h"
 
-static struct vvm_login_throttle throttle_of(const struct imap_session *s)
-{
-	return (struct vvm_login_throttle){
-		.failures_max = s->config->login_failures_max,
-		.lockout = s->config->login_lockout,
-	};
-}
-
 int imap_login_find(const struct imap_session *s, const char *user,
 		    char **dir_r)
 {
@@ -24,32 +16,26 @@ int imap_login_find(const struct imap_session *s, const char *user,
 
 int imap_login_attempt(const struct imap_session *s, const char *dir)
 {
-	struct vvm_login_throttle throttle = throttle_of(s);
-
-	return vvm_login_attempt(&throttle, dir);
+	return vvm_login_attempt(&s->config->throttle, dir);
 }
 
 int imap_login_attempt_succeeded(const struct imap_session *s,
 				 const char *dir)
 {
-	struct vvm_login_throttle throttle = throttle_of(s);
-
-	return vvm_login_attempt_succeeded(&throttle, dir);
+	return vvm_login_attempt_succeeded(&s->config->throttle, dir);
 }
 
 int imap_login_password(const struct imap_session *s, const char *user,
 			char **password_r)
 {
-	struct vvm_login_throttle throttle = throttle_of(s);
-
 	return vvm_login_password(s->config->mount, "imap_user",
-				  s->config->password_key, &throttle, user,
-				  password_r);
+				  s->config->password_key,
+				  &s->config->throttle, user, password_r);
 }
 
 void imap_login_failed(const struct imap_session *s)
 {
-	g_usleep((gulong)s->config->login_failure_delay_ms * 1000);
+	g_usleep((gulong)s->config->throttle.delay_ms * 1000);
 }
 
 bool imap_login_finish(struct imap_session *s, const char *user)

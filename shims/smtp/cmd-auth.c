@@ -16,26 +16,18 @@ struct auth_lookup {
 	char *user;                /* who it was for, for the log */
 };
 
-static struct vvm_login_throttle throttle_of(const struct smtp_session *s)
-{
-	return (struct vvm_login_throttle){
-		.failures_max = s->config->login_failures_max,
-		.lockout = s->config->login_lockout,
-	};
-}
-
 static int sasl_lookup(void *context, const char *user, const char *realm,
 		       char **password_r)
 {
 	struct auth_lookup *lookup = context;
 	const struct smtp_config *config = lookup->session->config;
-	struct vvm_login_throttle throttle = throttle_of(lookup->session);
 
 	g_free(lookup->user);
 	lookup->user = g_strdup(user);
 	lookup->error = vvm_login_password(config->mount, "smtp_user",
-					   config->password_key, &throttle,
-					   user, password_r);
+					   config->password_key,
+					   &config->throttle, user,
+					   password_r);
 	if (lookup->error == -EPERM) {
 		/* No password set: the wrapper refuses an empty one as a
 		 * wrong password, which is what it is to the client. */
@@ -82,7 +74,6 @@ static void login(struct smtp_session *s, const char *user)
 		.known_clients = s->config->known_clients,
 		.require_tui_init = s->config->require_tui_init,
 	};
-	struct vvm_login_throttle throttle = throttle_of(s);
 	g_autofree char *dir = NULL;
 	const char *refusal = NULL;
 	char name[64];
@@ -101,7 +92,7 @@ static void login(struct smtp_session *s, const char *user)
 		return;
 	}
 	if (ret == 0)
-		ret = vvm_login_attempt_succeeded(&throttle, dir);
+		ret = vvm_login_attempt_succeeded(&s->config->throttle, dir);
 	if (ret < 0) {
 		/* What decides cannot be read: a temporary failure, never a
 		 * login on a guess. */
@@ -136,7 +127,7 @@ static void refuse(struct smtp_session *s, struct vvm_sasl *sasl,
 		syslog(LOG_NOTICE, "AUTH failed for %s: %s",
 		       vvm_login_loggable(lookup->user, name),
 		       vvm_sasl_failure_str(vvm_sasl_failure(sasl)));
-		g_usleep((gulong)s->config->login_failure_delay_ms * 1000);
+		g_usleep((gulong)s->config->throttle.delay_ms * 1000);
 		smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
 		break;
 	case VVM_SASL_BAD_PROTOCOL:

@@ -45,16 +45,6 @@ static int load_numbers(GKeyFile *kf, struct smtp_config *c, char **error_r)
 		{ S, "idle_timeout", &c->idle_timeout, 300, 0, G_MAXUINT },
 		{ S, "data_timeout", &c->data_timeout, 180, 0, G_MAXUINT },
 	};
-	/* Failed logins count alike for both shims: read from [imap],
-	 * then from [smtp] where it has its own. */
-	const struct vvm_config_number shared[] = {
-		{ "imap", "login_failures_max", &c->login_failures_max, 5, 0,
-		  G_MAXUINT },
-		{ "imap", "login_lockout", &c->login_lockout, 300, 0,
-		  G_MAXUINT },
-		{ "imap", "login_failure_delay_ms", &c->login_failure_delay_ms,
-		  1000, 0, 60000 },
-	};
 	const struct vvm_config_switch switches[] = {
 		{ S, "cram_md5", &c->cram_md5, false },
 		{ S, "require_auth", &c->require_auth, true },
@@ -66,12 +56,7 @@ static int load_numbers(GKeyFile *kf, struct smtp_config *c, char **error_r)
 				     error_r);
 
 	if (ret == 0)
-		ret = vvm_config_numbers(kf, shared, G_N_ELEMENTS(shared),
-					 error_r);
-	for (size_t i = 0; ret == 0 && i < G_N_ELEMENTS(shared); i++)
-		ret = vvm_config_uint(kf, S, shared[i].key, *shared[i].value,
-				      shared[i].min, shared[i].max,
-				      shared[i].value, error_r);
+		ret = vvm_login_throttle_config(kf, S, &c->throttle, error_r);
 	if (ret == 0)
 		ret = vvm_config_switches(kf, switches, G_N_ELEMENTS(switches),
 					  error_r);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vvm-config.h"
+#include "vvm-login.h"
 
 struct smtp_config {
 	char *mount;
@@ -33,9 +34,7 @@ struct smtp_config {
 	unsigned int max_duration; /* seconds of voice, 0: any */
 	unsigned int idle_timeout; /* seconds between commands */
 	unsigned int data_timeout; /* seconds between data blocks */
-	unsigned int login_failures_max;
-	unsigned int login_lockout;
-	unsigned int login_failure_delay_ms;
+	struct vvm_login_throttle throttle;  /* failed logins */
 	char **known_clients;
 	bool require_tui_init;
 };

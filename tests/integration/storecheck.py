@@ -23,7 +23,8 @@ from smtpd import SMTPD  # noqa: E402
 from storemodel import (QUOTA_KEYS, TARGETS, Divergence,  # noqa: E402
                         audio_attr, audio_part_offset, canonical_flags,
                         parse_flag_names)
-from vvmtest import kill_unstuck, parse_feed, parse_quota  # noqa: E402
+from vvmtest import (kill_unstuck, parse_feed, parse_quota,  # noqa: E402
+                     read_all)
 
 imaplib.Commands.setdefault("SETMETADATA", ("AUTH", "SELECTED"))
 imaplib.Commands.setdefault("MOVE", ("SELECTED",))
@@ -120,20 +121,7 @@ class Rig:
 
 
 def read_uncached(path):
-    """A file's bytes from vvmfs, not from the page cache: vvmfs keeps
-    committed messages' pages across opens, which would hide a body
-    overwritten in the store until the next mount."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        chunks = []
-        while True:
-            data = os.read(fd, 1 << 20)
-            if not data:
-                return b"".join(chunks)
-            chunks.append(data)
-    finally:
-        os.close(fd)
+    return read_all(path, uncached=True)
 
 
 def deposit(mailbox, data, name="new.eml", flags=None, date=None):

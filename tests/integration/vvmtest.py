@@ -228,9 +228,15 @@ def parse_feed(text):
     return feed
 
 
-def read_all(path):
+def read_all(path, uncached=False):
+    """A file's bytes, read in large chunks. uncached: from vvmfs, not
+    from the page cache, which keeps committed messages' pages across
+    opens and would hide a body overwritten in the store until the next
+    mount."""
     fd = os.open(path, os.O_RDONLY)
     try:
+        if uncached:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         chunks = []
         while True:
             data = os.read(fd, 1 << 20)
