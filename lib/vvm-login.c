@@ -35,7 +35,8 @@ int vvm_login_find(const char *mount, const char *user_key, const char *user,
 	g_autofree char *msisdn = g_strndup(user, len);
 	g_autofree char *dir = g_strdup_printf("%s/%s", mount, msisdn);
 	g_autofree char *name = NULL;
-	int ret = profile_get_at(dir, user_key, &name);
+	int ret = mount_confirm_absence(mount,
+					profile_get_at(dir, user_key, &name));
 	if (ret == -ENOENT || ret == -ENOTDIR)
 		return -ENOENT;
 	if (ret < 0)

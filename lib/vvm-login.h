@@ -17,7 +17,7 @@ bool vvm_msisdn_valid(const char *s, size_t len);
 /* The subscriber directory under mount of login name user: the MSISDN,
  * or the digits before an "@", whose profile value user_key (imap_user,
  * smtp_user) is user. Returns 0 and a new path, -ENOENT for an unknown
- * user, or -errno. */
+ * user, or -errno (-ENODEV when vvmfs is not mounted on mount). */
 int vvm_login_find(const char *mount, const char *user_key, const char *user,
 		   char **dir_r) G_GNUC_WARN_UNUSED_RESULT;
 

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <glib.h>
@@ -44,6 +46,32 @@ int mount_read_file(const char *path, size_t max, char **data_r,
 	*len_r = buf->len;
 	*data_r = g_string_free(buf, FALSE);
 	return 0;
+}
+
+int mount_check_live(const char *mount)
+{
+	g_autofree char *root = g_strdup_printf("%s/", mount);
+	g_autofree char *outbox = g_strdup_printf("%s/.outbox", mount);
+	struct statfs fs;
+	struct stat st;
+
+	/* statfs() always reaches the daemon; a stat() may be answered
+	 * from the kernel's cache of a mount whose daemon is dead. */
+	if (statfs(root, &fs) < 0)
+		return -errno;
+	if (stat(outbox, &st) < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENODEV;
+}
+
+int mount_confirm_absence(const char *mount, int ret)
+{
+	int live;
+
+	if (ret != -ENOENT && ret != -ENOTDIR)
+		return ret;
+	live = mount_check_live(mount);
+	return live < 0 ? live : ret;
 }
 
 int mount_getxattr(const char *path, int fd, const char *name,

@@ -23,6 +23,20 @@ int mount_getxattr_u64(const char *path, int fd, const char *name,
 int mount_setxattr(const char *path, int fd, const char *name,
 		   const char *value) G_GNUC_WARN_UNUSED_RESULT;
 
+/* Whether mount is a live vvmfs mount: a file system that answers
+ * statfs() (a vvmfs that died leaves ENOTCONN) and whose root holds
+ * .outbox/, which a bare mount point does not. Returns 0, -ENODEV when
+ * vvmfs is not mounted there, or -errno. A shim must then refuse with a
+ * temporary failure, for every subscriber would otherwise read as
+ * unknown: a permanent one. */
+int mount_check_live(const char *mount) G_GNUC_WARN_UNUSED_RESULT;
+/* ret, a lookup's result under mount, unless it says a file is absent
+ * (-ENOENT, -ENOTDIR) while vvmfs is not mounted there: then
+ * mount_check_live()'s error. Nothing is absent that vvmfs was not there
+ * to ask about. */
+int mount_confirm_absence(const char *mount, int ret)
+	G_GNUC_WARN_UNUSED_RESULT;
+
 /* A profile value of the subscriber in subscriber_dir, without its
  * newline. */
 int profile_get_at(const char *subscriber_dir, const char *key,

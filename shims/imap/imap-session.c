@@ -9,6 +9,7 @@
 #include "imap-commands.h"
 #include "imap-mailbox.h"
 #include "shim-io.h"
+#include "vvm-mount.h"
 
 /* Invalid commands a client may send before login. */
 #define MAX_BAD_BEFORE_LOGIN 10
@@ -301,6 +302,20 @@ static void session_free(struct imap_session *s)
 	g_string_free(s->reply_text, TRUE);
 }
 
+/* Without a live vvmfs every login would be an unknown user: refused
+ * as a temporary failure instead, before the greeting. */
+static bool store_available(struct imap_session *s)
+{
+	int ret = mount_check_live(s->config->mount);
+
+	if (ret == 0)
+		return true;
+	syslog(LOG_ERR, "%s: no vvmfs mounted there: %s", s->config->mount,
+	       g_strerror(-ret));
+	imap_send(s, "* BYE [UNAVAILABLE] Voicemail store not available\r\n");
+	return false;
+}
+
 int imap_session_run(const struct imap_config *config, struct shim_io *io,
 		     struct shim_tls *tls)
 {
@@ -314,8 +329,13 @@ int imap_session_run(const struct imap_config *config, struct shim_io *io,
 			   (gint64)config->login_timeout * G_USEC_PER_SEC;
 	imap_parser_limits_preauth(&limits);
 	s.parser = imap_parser_create(&limits);
-	g_autofree char *caps = imap_capabilities(&s);
-	imap_send(&s, "* OK [CAPABILITY %s] vvm VVM IMAP ready\r\n", caps);
+	if (store_available(&s)) {
+		g_autofree char *caps = imap_capabilities(&s);
+		imap_send(&s, "* OK [CAPABILITY %s] vvm VVM IMAP ready\r\n",
+			  caps);
+	} else {
+		s.state = IMAP_STATE_LOGOUT;
+	}
 	while (s.state != IMAP_STATE_LOGOUT) {
 		if (!imap_flush(&s) || !fill_input(&s, timeout_ms(&s)))
 			break;

@@ -139,7 +139,8 @@ static char *resolve(struct smtp_session *s, const char *path)
 	if (msisdn == NULL)
 		return NULL;
 	dir = smtp_path(s, msisdn);
-	int ret = profile_get_at(dir, "status", &status);
+	int ret = mount_confirm_absence(s->root,
+					profile_get_at(dir, "status", &status));
 	if (ret == -ENOENT || ret == -ENOTDIR ||
 	    (ret == 0 && status[0] == 'U')) {
 		no_such_subscriber(s, path);

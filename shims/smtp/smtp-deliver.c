@@ -12,6 +12,7 @@
 #include "smtp-parser.h"
 #include "vvm-deposit.h"
 #include "vvm-login.h"
+#include "vvm-mount.h"
 
 /* The errno of a refused commit as the recipient's SMTP result. */
 static void commit_result(struct smtp_result *r, int ret, const char *reason)
@@ -71,7 +72,9 @@ static void deliver_to(struct smtp_session *s, GBytes *message, guint i,
 	}
 	uint32_t uid = 0;
 	g_autofree char *reason = NULL;
-	int ret = commit(rcpt->dir, message, &uid, &reason);
+	/* A subscriber removed since RCPT, unless vvmfs went away. */
+	int ret = mount_confirm_absence(s->root, commit(rcpt->dir, message,
+							&uid, &reason));
 	if (ret == 0) {
 		smtp_result_set(&results[i], 250, "2.0.0", "Ok: stored as "
 				"%s uid %u", s->tx.id, uid);

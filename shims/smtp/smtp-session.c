@@ -8,6 +8,7 @@
 
 #include "shim-io.h"
 #include "smtp-commands.h"
+#include "vvm-mount.h"
 
 static void G_GNUC_PRINTF(3, 0) queue_reply(struct smtp_session *s,
 					     bool count, const char *fmt,
@@ -261,6 +262,21 @@ static void session_free(struct smtp_session *s)
 	g_free(s->root);
 }
 
+/* Without a live vvmfs every recipient would be unknown, a permanent
+ * failure: refused as a temporary one instead, before the greeting. */
+static bool store_available(struct smtp_session *s)
+{
+	int ret = mount_check_live(s->config->mount);
+
+	if (ret == 0)
+		return true;
+	syslog(LOG_ERR, "%s: no vvmfs mounted there: %s", s->config->mount,
+	       g_strerror(-ret));
+	smtp_reply_quiet(s, "421 4.3.2 Service not available: voicemail "
+			 "store offline");
+	return false;
+}
+
 int smtp_session_run(const struct smtp_config *config, struct shim_io *io,
 		     struct shim_tls *tls, bool lmtp, const char *client_addr)
 {
@@ -272,7 +288,7 @@ int smtp_session_run(const struct smtp_config *config, struct shim_io *io,
 
 	/* An MTA's LMTP client neither authenticates nor starts TLS: there
 	 * is nothing left to load, so confine the process at once. */
-	if (!lmtp || smtp_drop_privileges(&s)) {
+	if (store_available(&s) && (!lmtp || smtp_drop_privileges(&s))) {
 		smtp_reply_quiet(&s, "220 %s %s vvm ready", config->hostname,
 				 lmtp ? "LMTP" : "ESMTP");
 		for (;;) {

@@ -1,11 +1,11 @@
 /* libFuzzer target for a whole vvm-imapd session before login, after
  * Dovecot's fuzz-smtp-server.c: the input is what a client sends over a
  * socketpair, then it closes its side, and imap_session_run() serves the
- * other end as it would stdin and stdout. The mount does not exist, so
- * every login is an unknown user: this reaches the greeting, CAPABILITY,
- * ID, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE with each mechanism and
- * its challenge/response lines, literals, the line limits and commands in
- * the wrong state.
+ * other end as it would stdin and stdout. The mount is an empty vvmfs
+ * root (.outbox/ and no subscriber), so every login is an unknown user:
+ * this reaches the greeting, CAPABILITY, ID, NOOP, LOGOUT, STARTTLS,
+ * LOGIN, AUTHENTICATE with each mechanism and its challenge/response
+ * lines, literals, the line limits and commands in the wrong state.
  *
  * Each input is served twice: by a plain-text server (no TLS, CRAM-MD5 on)
  * and by one with a STARTTLS certificate and LOGINDISABLED, so that the
@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * certificate files and libsasl2's globals, none of which a session
  * changes. Nothing of one session survives into the next. */
 static struct imap_config plain_config, tls_config;
-static char *tmp_dir, *cert_file, *key_file;
+static char *tmp_dir, *mount_dir, *outbox_dir, *cert_file, *key_file;
 
 /* The server may only ever send lines of printable text and CRLF (before
  * login there are no literals in its output), up to a TLS handshake. */
@@ -125,7 +125,7 @@ static void write_cert(const char *cert, const char *key)
 }
 
 /* Loads a config written for the purpose, so that /etc/vvm/vvm.conf
- * plays no part: a mount that does not exist and no waiting. */
+ * plays no part: a mount without subscribers and no waiting. */
 static void load_config(const char *file, const char *text,
 			struct imap_config *config_r)
 {
@@ -146,7 +146,11 @@ static void global_done(void)
 	vvm_sasl_global_done();
 	g_unlink(cert_file);
 	g_unlink(key_file);
+	g_rmdir(outbox_dir);
+	g_rmdir(mount_dir);
 	g_rmdir(tmp_dir);
+	g_free(outbox_dir);
+	g_free(mount_dir);
 	g_free(cert_file);
 	g_free(key_file);
 	g_free(tmp_dir);
@@ -155,17 +159,22 @@ static void global_done(void)
 static void global_init(void)
 {
 	g_autofree char *conf = NULL;
-	static const char common[] =
-		"[imap]\n"
-		"mount = /nonexistent/vvm-fuzz-mount\n"
-		"hostname = vvm.test\n"
-		"login_timeout = 1\n"
-		"idle_timeout = 1\n"
-		"login_failure_delay_ms = 0\n";
+	g_autofree char *common = NULL;
 
 	tmp_dir = g_dir_make_tmp("fuzz-imap-session-XXXXXX", NULL);
 	if (tmp_dir == NULL)
 		abort();
+	mount_dir = g_build_filename(tmp_dir, "mnt", NULL);
+	outbox_dir = g_build_filename(mount_dir, ".outbox", NULL);
+	if (g_mkdir_with_parents(outbox_dir, 0700) < 0)
+		abort();
+	common = g_strdup_printf("[imap]\n"
+				 "mount = %s\n"
+				 "hostname = vvm.test\n"
+				 "login_timeout = 1\n"
+				 "idle_timeout = 1\n"
+				 "login_failure_delay_ms = 0\n",
+				 mount_dir);
 	conf = g_build_filename(tmp_dir, "vvm.conf", NULL);
 	cert_file = g_build_filename(tmp_dir, "cert.pem", NULL);
 	key_file = g_build_filename(tmp_dir, "key.pem", NULL);

@@ -184,6 +184,10 @@ static void write_file(const char *dir, const char *name, const char *text)
  * a subscriber. */
 static void make_tree(void)
 {
+	g_autofree char *outbox = g_build_filename(tmp_dir, ".outbox", NULL);
+
+	if (g_mkdir(outbox, 0700) < 0)
+		abort();
 	for (size_t i = 0; i < G_N_ELEMENTS(subscribers); i++) {
 		const char *msisdn = subscribers[i].msisdn;
 		g_autofree char *sub = g_build_filename(tmp_dir, msisdn, NULL);

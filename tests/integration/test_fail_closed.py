@@ -30,7 +30,7 @@ import pytest
 from conftest import MSISDN, Vvmfs
 from imapd import IMAPD, PASSWORD, Inetd, Raw, make_imapd  # noqa: F401
 from smsrig import SMSD
-from smtpd import (SENDER, SMTP_PASSWORD, SMTPD, RawSmtp,  # noqa: F401
+from smtpd import (RCPT2, SENDER, SMTP_PASSWORD, SMTPD, RawSmtp,  # noqa: F401
                    digest_md5, make_smtpd)
 
 COUNT = "user.vvm.login_failures"
@@ -379,3 +379,41 @@ def test_smtp_auth_refused_on_a_dead_mount(make_smtpd):
     kill_dead(server.fs)
     assert digest_md5(raw) == (454, "4.7.0 Temporary authentication "
                                     "failure")
+
+
+def test_store_offline_is_a_temporary_failure(make_smtpd):
+    """Without a live vvmfs nobody is unknown: the shims refuse as a
+    temporary failure, whether vvmfs died (a dead mount: ENOTCONN), was
+    stopped (an empty mount point) or went away during a session. An
+    "unknown user" or a 550 would make a phone or an MTA give up."""
+    server = make_smtpd(imap=True, smtp={"require_auth": "false"})
+    rcpt = "<%s@vvm.test>" % RCPT2
+    smtp = server.raw()
+    smtp.command("EHLO pbx")
+    assert smtp.code("MAIL FROM:<%s@vvm.test>" % SENDER).startswith("250")
+    imap = Raw(server.imap.port)
+    assert imap.greeting.startswith("* OK ")
+
+    server.fs.proc.kill()
+    server.fs.proc.wait()
+    for state in ("dead", "stopped"):
+        assert server.raw().greeting == [
+            "421 4.3.2 Service not available: voicemail store offline"], \
+            state
+        assert Raw(server.imap.port).greeting == \
+            "* BYE [UNAVAILABLE] Voicemail store not available", state
+        if state == "dead":
+            server.fs.kill()
+    assert smtp.code("RCPT TO:" + rcpt) == \
+        "451 4.3.0 %s: Temporary lookup failure" % rcpt
+    _, tagged = imap.command("L1", "LOGIN %s %s" % (RCPT2, PASSWORD))
+    assert tagged == "L1 NO [UNAVAILABLE] application error"
+    assert imap.command("L2", "LOGOUT")[1] == "L2 OK LOGOUT completed"
+    imap.close()
+
+    server.fs.mount("config=%s" % server.config)
+    smtp = server.raw()
+    smtp.command("EHLO pbx")
+    assert smtp.code("MAIL FROM:<%s@vvm.test>" % SENDER).startswith("250")
+    assert smtp.code("RCPT TO:" + rcpt).startswith("250 ")
+    assert smtp.code("RCPT TO:<15555550999@vvm.test>").startswith("550 5.1.1")
