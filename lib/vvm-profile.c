@@ -28,6 +28,8 @@ static const struct vvm_profile_key profile_keys[] = {
 	UINT_KEY("quota_greeting_seconds"),
 };
 
+G_STATIC_ASSERT(G_N_ELEMENTS(profile_keys) == VVM_PROFILE_KEYS);
+
 void vvm_profile_limits_default(struct vvm_profile_limits *limits_r)
 {
 	limits_r->pin_min = 4;
@@ -47,6 +49,12 @@ const struct vvm_profile_key *vvm_profile_key_find(const char *name)
 			return &profile_keys[i];
 	}
 	return NULL;
+}
+
+bool vvm_profile_key_presettable(const struct vvm_profile_key *key)
+{
+	return key->type != VVM_PROFILE_STATUS && !key->secret &&
+	       key->default_value != NULL;
 }
 
 size_t vvm_profile_key_index(const struct vvm_profile_key *key)

@@ -30,6 +30,9 @@ struct vvm_profile_key {
 	const char *default_value;
 };
 
+/* How many keys there are. */
+#define VVM_PROFILE_KEYS 17
+
 /* Limits that come from the deployment's config, not the schema. */
 struct vvm_profile_limits {
 	unsigned pin_min;
@@ -47,6 +50,11 @@ const struct vvm_profile_key *vvm_profile_key_find(const char *name);
 /* Returns the index of key in vvm_profile_keys(). */
 size_t vvm_profile_key_index(const struct vvm_profile_key *key);
 
+/* Whether a deployment may give every new subscriber its own default for
+ * key ([provision] in the config file): not the status, which follows the
+ * provisioning state machine, nor the login names (the MSISDN), nor a
+ * secret, which must never be shared. */
+bool vvm_profile_key_presettable(const struct vvm_profile_key *key);
 /* Validates value (len bytes, no trailing newline) for key.
  * Returns 0, or -EINVAL with *reason_r set to a static explanation. */
 int vvm_profile_validate(const struct vvm_profile_key *key,

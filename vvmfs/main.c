@@ -203,6 +203,40 @@ static int load_media(GKeyFile *kf, struct vvmfs *fs, char **error_r)
 	return 0;
 }
 
+/* [provision]: profile values every new subscriber starts with, each
+ * checked as a write of it would be, so that a bad one stops vvmfs at
+ * start instead of every provisioning. */
+static int load_provision(GKeyFile *kf, struct ms_options *ms_opts,
+			  char **error_r)
+{
+	g_auto(GStrv) names = g_key_file_get_keys(kf, "provision", NULL, NULL);
+
+	for (char **name = names; name != NULL && *name != NULL; name++) {
+		const struct vvm_profile_key *pkey = vvm_profile_key_find(*name);
+		g_autofree char *value = NULL;
+		const char *reason = NULL;
+
+		if (pkey == NULL || !vvm_profile_key_presettable(pkey)) {
+			*error_r = g_strdup_printf("[provision] %s: not a "
+						   "profile setting a new "
+						   "subscriber can be given",
+						   *name);
+			return -EINVAL;
+		}
+		value = vvm_config_string(kf, "provision", *name, "");
+		if (vvm_profile_validate(pkey, &ms_opts->profile_limits, value,
+					 strlen(value), &reason) < 0) {
+			*error_r = g_strdup_printf("[provision] %s: %s", *name,
+						   reason);
+			return -EINVAL;
+		}
+		/* Interned: the settings live as long as the process. */
+		ms_opts->provision[vvm_profile_key_index(pkey)] =
+			g_intern_string(value);
+	}
+	return 0;
+}
+
 /* The config file's settings; *error_r names the first bad one. */
 static int load_config(GKeyFile *kf, struct vvmfs *fs,
 		       struct ms_options *ms_opts, char **error_r)
@@ -232,6 +266,8 @@ static int load_config(GKeyFile *kf, struct vvmfs *fs,
 		*error_r = g_strdup("[profile] pin_min/pin_max out of order");
 		ret = -EINVAL;
 	}
+	if (ret == 0)
+		ret = load_provision(kf, ms_opts, error_r);
 	if (ret == 0)
 		ret = load_sms_config(kf, &ms_opts->sms, error_r);
 	if (ret == 0 && ms_sms_config_check(&ms_opts->sms, pins, &reason) < 0) {

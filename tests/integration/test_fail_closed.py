@@ -115,6 +115,27 @@ def refused_mount(root, config):
     return str(e.value)
 
 
+@pytest.mark.parametrize("key,value,reason", [
+    ("imap_password", "secret", "not a profile setting a new subscriber "
+     "can be given"),
+    ("status", "R", "not a profile setting a new subscriber can be given"),
+    ("smtp_user", "me", "not a profile setting a new subscriber can be "
+     "given"),
+    ("quota_everything", "5", "not a profile setting a new subscriber can "
+     "be given"),
+    ("quota_messages", "-1", None),
+    ("transcription", "yes", None),
+])
+def test_vvmfs_stops_at_a_bad_provision_default(tmp_path, key, value,
+                                                 reason):
+    """A default every new subscriber would get is checked once, at
+    start, as a write of it would be: a bad one stops vvmfs, named."""
+    config = tmp_path / "vvm.conf"
+    write_config(config, {"provision": {key: value}})
+    e = refused_mount(tmp_path, config)
+    assert "%s: [provision] %s: %s" % (config, key, reason or "") in e, e
+
+
 def test_vvmfs_pins_out_of_order(tmp_path):
     config = tmp_path / "vvm.conf"
     write_config(config, {"profile": {"pin_min": "8", "pin_max": "6"}})

@@ -174,6 +174,16 @@ def test_up_status_down(tmp_path):
             cafile=str(state / "tls" / "cert.pem")))
         assert imap.login(demo, password)[0] == "OK"
         assert imap.select("INBOX")[0] == "OK"
+        # The deployment's default quota, in the spec's multi-resource
+        # form with the voice resource a phone shows.
+        typ, data = imap.getquotaroot("INBOX")
+        assert typ == "OK", data
+        quota = data[1][0].decode()
+        assert re.fullmatch(r'"" \(STORAGE 0 51200 STORAGE-soft 0 46080 '
+                            r'MESSAGE 0 100 MESSAGE-soft 0 90 '
+                            r'voice 0 3600 voice-soft 0 3240 '
+                            r'x-voice-greeting 0 300 '
+                            r'x-voice-greeting-soft 0 270\)', quota), quota
         imap.logout()
 
         # The STATUS the demo subscriber got, with its credentials, then

@@ -4,11 +4,12 @@ Expires (docs/fs-layout.md, "Quotas and retention").
 import email.utils
 import errno
 import os
+import signal
 import time
 
 import pytest
 
-from conftest import deposit, amr_audio, voice_message
+from conftest import Vvmfs, deposit, amr_audio, voice_message
 from vvmtest import (errno_of, mailboxes, message_path, message_uids, quota,
                      read_feed,
                      storage_kb_candidates, try_deposit, wait_for,
@@ -163,3 +164,38 @@ def test_expired_messages_are_purged(vvmfs, subscriber):
     assert errno_of(xattr, message_path(inbox, kept),
                     "user.vvm.expires") == errno.ENODATA
     assert errno_of(os.stat, message_path(inbox, soon)) == errno.ENOENT
+
+
+def test_new_subscribers_start_with_the_provision_defaults(tmp_path):
+    """[provision] gives every new subscriber's profile its values in the
+    commit that creates it; a subscriber's own value lasts, and a changed
+    default reaches only those provisioned after the change."""
+    config = tmp_path / "vvm.conf"
+    config.write_text("[provision]\nquota_voice_seconds = 600\n"
+                      "quota_messages = 40\nlanguage = nld\n"
+                      "transcription = on\n")
+    fs = Vvmfs(tmp_path).mount("config=%s" % config)
+    try:
+        first = fs.sub("31612345678")
+        first.mkdir()
+        profile = first / "profile"
+        assert (profile / "quota_voice_seconds").read_text() == "600\n"
+        assert (profile / "quota_messages").read_text() == "40\n"
+        assert (profile / "quota_storage_kb").read_text() == "0\n"
+        assert (profile / "language").read_text() == "nld\n"
+        assert (profile / "transcription").read_text() == "on\n"
+        assert (profile / "imap_user").read_text() == "31612345678\n"
+        assert quota(first)["voice_seconds"] == (0, 600)
+        (profile / "quota_messages").write_text("80")
+
+        config.write_text("[provision]\nquota_voice_seconds = 1200\n")
+        fs.remount("config=%s" % config)
+        second = fs.sub("31612345679")
+        second.mkdir()
+        assert (second / "profile" / "quota_voice_seconds").read_text() \
+            == "1200\n"
+        assert (second / "profile" / "language").read_text() == "\n"
+        assert (profile / "quota_voice_seconds").read_text() == "600\n"
+        assert (profile / "quota_messages").read_text() == "80\n"
+    finally:
+        fs.kill(signal.SIGTERM)

@@ -178,6 +178,26 @@ int ms_subscriber_get(struct mailstore *ms, uint32_t id,
 	return 0;
 }
 
+/* The deployment's profile defaults for a new subscriber, in its
+ * creating batch: provisioned with them, or not at all. */
+static void put_provision(struct mailstore *ms, struct kv_batch *batch,
+			  uint32_t sub_id)
+{
+	size_t count;
+	const struct vvm_profile_key *keys = vvm_profile_keys(&count);
+	struct key k;
+
+	for (size_t i = 0; i < count; i++) {
+		const char *value = ms->options.provision[i];
+
+		if (value == NULL)
+			continue;
+		key_profile(&k, sub_id, keys[i].name);
+		kv_batch_put(batch, KV_SUBSCRIBERS, k.data, k.len, value,
+			     strlen(value));
+	}
+}
+
 int ms_subscriber_create(struct mailstore *ms, const char *msisdn,
 			 uint32_t *id_r)
 {
@@ -204,6 +224,7 @@ int ms_subscriber_create(struct mailstore *ms, const char *msisdn,
 		rec.created = g_get_real_time() / G_USEC_PER_SEC;
 		g_strlcpy(rec.msisdn, msisdn, sizeof(rec.msisdn));
 		ms_put_subscriber(batch, (uint32_t)id, &rec);
+		put_provision(ms, batch, (uint32_t)id);
 		key_subscriber_name(&k, msisdn);
 		be_id = GUINT32_TO_BE((uint32_t)id);
 		kv_batch_put(batch, KV_SUBSCRIBERS, k.data, k.len, &be_id, 4);

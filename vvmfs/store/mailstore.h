@@ -52,6 +52,10 @@ enum ms_open_mode {
 
 struct ms_options {
 	struct vvm_profile_limits profile_limits;
+	/* What a new subscriber's profile starts with, by key index
+	 * (vvm_profile_key_index); NULL: the schema's default. Validated
+	 * values that live as long as the store is open. */
+	const char *provision[VVM_PROFILE_KEYS];
 	struct ms_sms_config sms;
 	enum ms_open_mode mode;
 };
@@ -143,6 +147,8 @@ void mailstore_close(struct mailstore **ms);
 
 /* Subscribers */
 bool ms_msisdn_valid(const char *name);
+/* A new subscriber with INBOX, Greetings and the profile values of
+ * options.provision, all in one commit. */
 int ms_subscriber_create(struct mailstore *ms, const char *msisdn,
 			 uint32_t *id_r) G_GNUC_WARN_UNUSED_RESULT;
 /* -ENOTEMPTY while any of its mailboxes holds a message. */
