@@ -210,7 +210,7 @@ int fs_stat(struct vvmfs *fs, fuse_ino_t ino, struct stat *st_r)
 			      ? -ENOENT
 			      : ms_subscriber_get(fs->ms, (uint32_t)(id >> 8),
 						  &sub);
-		stat_file(st_r, 0444, 0);
+		stat_file(st_r, (id & 0xff) == SESSION_LOGIN ? 0644 : 0444, 0);
 		stat_time(st_r, ret == 0 ? sub.created : 0);
 		break;
 	case INO_PROFILE:

@@ -7,6 +7,14 @@
 #include <fcntl.h>
 #include <string.h>
 
+/* A .sessions/login ticket: waiting for its turn, checking a password
+ * (a failure unless proven right before it is closed), or proven. */
+enum login_state {
+	LOGIN_WAITING,
+	LOGIN_CHECKING,
+	LOGIN_PROVEN,
+};
+
 enum handle_type {
 	HANDLE_CONTENT, /* a message, a change feed: fixed bytes to read */
 	HANDLE_PENDING, /* a message being written */
@@ -30,6 +38,7 @@ struct handle {
 	/* HANDLE_SESSION: sub_id, and the slot until it is given back. */
 	enum session_proto proto;
 	bool session_held;
+	enum login_state login;
 };
 
 static struct handle *handle_get(struct fuse_file_info *fi)
@@ -49,6 +58,25 @@ static void handle_destroy(gpointer data)
 	g_free(h);
 }
 
+/* A login ticket closed while checking a password is a failed login,
+ * even when its holder died mid-check: counted durably before its check
+ * ends, so that no one sees the turn free and the failure uncounted. */
+static void login_end(struct vvmfs *fs, struct handle *h)
+{
+	struct ms_login_failures lf;
+	int ret;
+
+	if (h->login != LOGIN_CHECKING)
+		return;
+	ret = ms_login_failures_update(fs->ms, h->sub_id, false,
+				       g_get_real_time() / G_USEC_PER_SEC, &lf);
+	if (ret < 0 && ret != -ENOENT)
+		g_warning("subscriber %u: a failed login was not counted: %s",
+			  h->sub_id, g_strerror(-ret));
+	sessions_check_end(fs, h->sub_id);
+	h->login = LOGIN_PROVEN;
+}
+
 /* Gives the slot back once, at whichever of flush and release comes
  * first. */
 static void session_end(struct vvmfs *fs, struct handle *h)
@@ -58,9 +86,44 @@ static void session_end(struct vvmfs *fs, struct handle *h)
 	g_mutex_lock(&h->lock);
 	held = h->session_held;
 	h->session_held = false;
+	if (held)
+		login_end(fs, h);
 	g_mutex_unlock(&h->lock);
 	if (held)
 		sessions_put(fs, h->sub_id, h->proto);
+}
+
+/* "check <max>": a turn to check a password, granted while failed logins
+ * plus checks in flight stay below max (EAGAIN: try again later); "ok":
+ * the password was right, so the failures are forgotten. */
+static int login_write(struct vvmfs *fs, struct handle *h, const char *buf,
+		       size_t size)
+{
+	g_autofree char *text = g_strndup(buf, size);
+	guint64 max;
+	int ret = -EINVAL;
+
+	g_strchomp(text);
+	g_mutex_lock(&h->lock);
+	if (g_str_has_prefix(text, "check ") && h->login == LOGIN_WAITING &&
+	    g_ascii_string_to_unsigned(text + 6, 10, 1, G_MAXUINT, &max,
+				       NULL)) {
+		ret = sessions_check_begin(fs, h->sub_id, (unsigned)max);
+		if (ret == 0)
+			h->login = LOGIN_CHECKING;
+	} else if (strcmp(text, "ok") == 0 && h->login == LOGIN_CHECKING) {
+		struct ms_login_failures lf;
+
+		ret = ms_login_failures_update(fs->ms, h->sub_id, true,
+					       g_get_real_time() /
+						       G_USEC_PER_SEC, &lf);
+		if (ret == 0) {
+			sessions_check_end(fs, h->sub_id);
+			h->login = LOGIN_PROVEN;
+		}
+	}
+	g_mutex_unlock(&h->lock);
+	return ret;
 }
 
 static void handle_free(struct vvmfs *fs, struct handle *h)
@@ -278,10 +341,12 @@ static int open_session(struct vvmfs *fs, fuse_ino_t ino,
 	struct ms_subscriber sub;
 	int ret;
 
-	if (wants_write(fi))
-		return -EPERM;
 	if (session_proto_name(proto) == NULL)
 		return -ENOENT;
+	/* Only a login ticket takes writes, and nothing truncates it. */
+	if (wants_write(fi) &&
+	    (proto != SESSION_LOGIN || (fi->flags & O_TRUNC)))
+		return -EPERM;
 	ret = ms_subscriber_get(fs->ms, sub_id, &sub);
 	if (ret == 0)
 		ret = sessions_take(fs, sub_id, proto);
@@ -495,6 +560,10 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		break;
 	case HANDLE_PROFILE:
 		ret = profile_write(fs, h, buf, size, off);
+		break;
+	case HANDLE_SESSION:
+		ret = h->proto == SESSION_LOGIN ? login_write(fs, h, buf, size)
+						: -EPERM;
 		break;
 	default:
 		ret = -EPERM;

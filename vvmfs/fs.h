@@ -105,19 +105,23 @@ struct dyn_node {
 	struct index *index;     /* DYN_RENDITION: its index */
 };
 
-/* The protocols whose concurrent sessions are counted, as the files of
- * MOUNT/<msisdn>/.sessions/ name them. */
+/* The files of MOUNT/<msisdn>/.sessions/: the protocols whose concurrent
+ * sessions are counted (and limited by config), and login, the password
+ * checks in flight. */
 enum session_proto {
 	SESSION_IMAP,
 	SESSION_SMTP,
+	SESSION_LOGIN,
 	SESSION_PROTOS
 };
+/* The protocols [<proto>] max_sessions limits: IMAP and SMTP. */
+#define SESSION_LIMITED SESSION_LOGIN
 
 struct vvmfs_options {
 	char *config_file;
 	uint64_t max_message_size;
 	unsigned retention_interval;
-	/* Per subscriber and protocol; 0 = unlimited. */
+	/* Per subscriber and protocol; 0 = unlimited (login: always). */
 	unsigned max_sessions[SESSION_PROTOS];
 	/* [media]: the transcoding worker and its budget, and whether a
 	 * wrong Content-Duration is refused rather than corrected. */
@@ -212,6 +216,13 @@ int sessions_take(struct vvmfs *fs, uint32_t sub_id, enum session_proto proto)
 	G_GNUC_WARN_UNUSED_RESULT;
 /* Gives back a slot that sessions_take() gave. */
 void sessions_put(struct vvmfs *fs, uint32_t sub_id, enum session_proto proto);
+/* A login attempt's turn to check a password: granted while the
+ * subscriber's failed logins plus the checks in flight stay below max.
+ * Returns 0, -EAGAIN when it must wait, or -errno. */
+int sessions_check_begin(struct vvmfs *fs, uint32_t sub_id, unsigned max)
+	G_GNUC_WARN_UNUSED_RESULT;
+/* Ends a check sessions_check_begin() granted. */
+void sessions_check_end(struct vvmfs *fs, uint32_t sub_id);
 /* Appends "sessions <n>\nlimit <limit>\n". */
 void sessions_format(struct vvmfs *fs, uint32_t sub_id,
 		     enum session_proto proto, GString *out);

@@ -133,7 +133,7 @@ static int load_max_sessions(GKeyFile *kf, unsigned *limits, char **error_r)
 {
 	int ret = 0;
 
-	for (int i = 0; ret == 0 && i < SESSION_PROTOS; i++)
+	for (int i = 0; ret == 0 && i < SESSION_LIMITED; i++)
 		ret = vvm_config_uint(kf, session_proto_name(i),
 				      "max_sessions", limits[i], 0, G_MAXINT,
 				      &limits[i], error_r);

@@ -174,7 +174,7 @@ def test_recipe_quota(recipe_fs):
 
 def test_recipe_session_slots(recipe_fs):
     result, _ = recipe_result("ls 31612345678/.sessions")
-    assert result.stdout == "imap\nsmtp\nsessions 1\nlimit 1\n"
+    assert result.stdout == "imap\nlogin\nsmtp\nsessions 1\nlimit 1\n"
     result, _ = recipe_result("os.O_RDONLY)        # this session")
     assert result.stdout == "sessions 1\nlimit 1\n"
 

@@ -12,6 +12,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -242,10 +243,10 @@ def test_sessions_dir_is_hidden_but_found(subscriber):
     sessions = subscriber / ".sessions"
     st = os.stat(sessions)
     assert stat.S_ISDIR(st.st_mode) and st.st_mode & 0o7777 == 0o555
-    assert sorted(os.listdir(sessions)) == ["imap", "smtp"]
-    for proto in ("imap", "smtp"):
+    assert sorted(os.listdir(sessions)) == ["imap", "login", "smtp"]
+    for proto, mode in (("imap", 0o444), ("smtp", 0o444), ("login", 0o644)):
         st = os.stat(slot(subscriber, proto))
-        assert stat.S_ISREG(st.st_mode) and st.st_mode & 0o7777 == 0o444
+        assert stat.S_ISREG(st.st_mode) and st.st_mode & 0o7777 == mode
     expect_errno(errno.ENOENT, os.stat, slot(subscriber, "pop3"))
     expect_errno(errno.ENOENT, take, subscriber, "pop3")
 
@@ -281,7 +282,8 @@ def test_sessions_cannot_be_changed(vvmfs, subscriber, op):
     # a user without write permission
     expect_errno(errno.EPERM, SLOT_REFUSALS[op], subscriber)
     assert_unchanged(before, vvmfs.mnt, op)
-    assert sorted(os.listdir(subscriber / ".sessions")) == ["imap", "smtp"]
+    assert sorted(os.listdir(subscriber / ".sessions")) == [
+        "imap", "login", "smtp"]
     fd = take(subscriber)
     assert counts(fd) == text(1, 1), "%s took a slot" % op
     os.close(fd)
@@ -347,6 +349,67 @@ def test_login_failures_count_and_reset(subscriber):
     assert xattr(subscriber, FAILURES) == "0 0"
     # no trailing newline, as the other numeric attributes
     assert os.getxattr(subscriber, FAILURES) == b"0 0"
+
+
+def ticket(sub):
+    return os.open(slot(sub, "login"), os.O_RDWR)
+
+
+def test_login_tickets_take_turns_and_count_failures(subscriber):
+    """.sessions/login: a turn to check a password is given while the
+    failures plus the checks in flight stay below the writer's limit; a
+    ticket closed while checking is a failure, counted before close()
+    returns; "ok" forgets the failures; a ticket that never checked
+    counts nothing."""
+    a, b, c = ticket(subscriber), ticket(subscriber), ticket(subscriber)
+    os.write(a, b"check 2")
+    os.write(b, b"check 2\n")
+    expect_errno(errno.EAGAIN, os.write, c, b"check 2")
+    assert os.pread(c, 100, 0).decode() == "attempts 3\nchecking 2\n"
+    os.close(a)
+    assert failures(subscriber)[0] == 1
+    # one failure and b's check fill the two turns
+    expect_errno(errno.EAGAIN, os.write, c, b"check 2")
+    os.write(b, b"ok")
+    assert failures(subscriber)[0] == 0
+    os.close(b)
+    assert failures(subscriber)[0] == 0
+    os.write(c, b"check 2")
+    os.close(c)
+    assert failures(subscriber)[0] == 1
+    os.close(ticket(subscriber))
+    assert failures(subscriber)[0] == 1
+    ticket_fd = ticket(subscriber)
+    assert os.pread(ticket_fd, 100, 0).decode() == "attempts 1\nchecking 0\n"
+    for bad in (b"ok", b"check 0", b"check", b"check two", b"+"):
+        expect_errno(errno.EINVAL, os.write, ticket_fd, bad)
+    os.write(ticket_fd, b"check 5")
+    expect_errno(errno.EINVAL, os.write, ticket_fd, b"check 5")
+    os.write(ticket_fd, b"ok")
+    expect_errno(errno.EINVAL, os.write, ticket_fd, b"ok")
+    os.close(ticket_fd)
+    assert failures(subscriber)[0] == 0
+    expect_errno(errno.EPERM, os.open, slot(subscriber, "login"),
+                 os.O_RDWR | os.O_TRUNC)
+
+
+def test_a_login_ticket_whose_holder_dies_checking_is_a_failure(subscriber):
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+         "os.write(fd, b'check 5')\n"
+         "print('checking', flush=True)\n"
+         "time.sleep(60)\n", str(slot(subscriber, "login"))],
+        stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "checking\n"
+    fd = ticket(subscriber)
+    assert os.pread(fd, 100, 0).decode() == "attempts 2\nchecking 1\n"
+    child.kill()
+    child.wait()
+    child.stdout.close()
+    assert failures(subscriber)[0] == 1
+    assert os.pread(fd, 100, 0).decode() == "attempts 1\nchecking 0\n"
+    os.close(fd)
 
 
 def test_login_failure_time_is_the_last_ones(subscriber):
