@@ -12,6 +12,10 @@
 #include "vvm-mount.h"
 
 #define FAILURES_XATTR "user.vvm.login_failures"
+/* How long an attempt waits for its turn among the checks in flight, and
+ * how often it looks. */
+#define TURN_WAIT_US (10 * G_USEC_PER_SEC)
+#define TURN_POLL_US (20 * 1000)
 
 bool vvm_msisdn_valid(const char *s, size_t len)
 {
@@ -93,53 +97,97 @@ static int read_failures(const char *dir, uint64_t *count_r, int64_t *last_r)
 	return 0;
 }
 
-int vvm_login_attempt(const struct vvm_login_throttle *throttle,
-		      const char *dir)
+/* -EACCES while failed logins lock the subscriber in dir out; once the
+ * lockout is over, the count starts afresh. */
+static int check_lockout(const struct vvm_login_throttle *throttle,
+			 const char *dir)
 {
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	uint64_t count;
 	int64_t last;
-	unsigned int max = throttle->failures_max;
-	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-	int ret;
+	int ret = read_failures(dir, &count, &last);
 
-	if (max == 0)
-		return 0;
-	ret = read_failures(dir, &count, &last);
-	if (ret < 0)
+	if (ret < 0 || count < throttle->failures_max)
 		return ret;
-	if (count >= max) {
-		/* A last failure in the future (a clock set back) still
-		 * locks out; the subtraction cannot overflow. */
-		if (now - last < (gint64)throttle->lockout)
-			return -EACCES;
-		/* The lockout is over: start counting afresh. */
-		ret = mount_setxattr(dir, -1, FAILURES_XATTR, "0");
-		if (ret < 0)
-			return ret;
-	}
-	/* Counting the attempt before the password is checked, and checking
-	 * the count after, keeps parallel connections from all getting in
-	 * under the limit. */
-	ret = mount_setxattr(dir, -1, FAILURES_XATTR, "+");
-	if (ret == 0)
-		ret = read_failures(dir, &count, &last);
-	if (ret < 0)
-		return ret;
-	return count > max ? -EACCES : 0;
+	/* A last failure in the future (a clock set back) still locks out;
+	 * the subtraction cannot overflow. */
+	if (now - last < (gint64)throttle->lockout)
+		return -EACCES;
+	return mount_setxattr(dir, -1, FAILURES_XATTR, "0");
 }
 
-int vvm_login_attempt_succeeded(const struct vvm_login_throttle *throttle,
-				const char *dir)
+static int write_ticket(int ticket, const char *text)
 {
+	return pwrite(ticket, text, strlen(text), 0) < 0 ? -errno : 0;
+}
+
+int vvm_login_attempt(const struct vvm_login_throttle *throttle,
+		      const char *dir, int *ticket_r)
+{
+	gint64 deadline = g_get_monotonic_time() + TURN_WAIT_US;
+	g_autofree char *path = NULL, *check = NULL;
+	int ticket, ret;
+
+	*ticket_r = -1;
 	if (throttle->failures_max == 0)
 		return 0;
-	return mount_setxattr(dir, -1, FAILURES_XATTR, "0");
+	path = g_strdup_printf("%s/.sessions/login", dir);
+	ticket = open(path, O_RDWR | O_CLOEXEC);
+	if (ticket < 0)
+		return -errno;
+	check = g_strdup_printf("check %u", throttle->failures_max);
+	for (;;) {
+		ret = check_lockout(throttle, dir);
+		if (ret == 0)
+			ret = write_ticket(ticket, check);
+		if (ret != -EAGAIN)
+			break;
+		/* Checks in flight fill the turns: wait for them, as a
+		 * serial client would have. */
+		if (g_get_monotonic_time() >= deadline) {
+			ret = -EACCES;
+			break;
+		}
+		g_usleep(TURN_POLL_US);
+	}
+	if (ret < 0) {
+		/* A ticket that never checked counts nothing. */
+		close(ticket);
+		return ret;
+	}
+	*ticket_r = ticket;
+	return 0;
+}
+
+int vvm_login_attempt_succeeded(int *ticket)
+{
+	int ret = 0;
+
+	if (*ticket < 0)
+		return 0;
+	ret = write_ticket(*ticket, "ok");
+	if (close(*ticket) < 0 && ret == 0)
+		ret = -errno;
+	*ticket = -1;
+	return ret;
+}
+
+int vvm_login_attempt_failed(int *ticket)
+{
+	int ret = 0;
+
+	if (*ticket < 0)
+		return 0;
+	if (close(*ticket) < 0)
+		ret = -errno;
+	*ticket = -1;
+	return ret;
 }
 
 int vvm_login_password(const char *mount, const char *user_key,
 		       const char *password_key,
 		       const struct vvm_login_throttle *throttle,
-		       const char *user, char **password_r)
+		       const char *user, int *ticket, char **password_r)
 {
 	g_autofree char *dir = NULL;
 	char *password;
@@ -147,7 +195,11 @@ int vvm_login_password(const char *mount, const char *user_key,
 
 	if (ret < 0)
 		return ret;
-	ret = vvm_login_attempt(throttle, dir);
+	/* A previous attempt of this session that was never decided is a
+	 * failure. */
+	ret = vvm_login_attempt_failed(ticket);
+	if (ret == 0)
+		ret = vvm_login_attempt(throttle, dir, ticket);
 	if (ret < 0)
 		return ret;
 	ret = profile_get_at(dir, password_key, &password);

@@ -35,26 +35,37 @@ int vvm_login_throttle_config(GKeyFile *kf, const char *section,
 			      struct vvm_login_throttle *throttle,
 			      char **error_r) G_GNUC_WARN_UNUSED_RESULT;
 
-/* Counts one password attempt against the subscriber in dir before it is
- * checked. Returns 0, -EACCES while failed attempts lock the subscriber
- * out, or -errno: a count that cannot be read or written is an error,
- * never "no failures", so the caller must refuse the login (as a
- * temporary failure). */
+/* Takes a turn to check a password of the subscriber in dir: a ticket
+ * (MOUNT/<msisdn>/.sessions/login) that counts as a failed login unless
+ * vvm_login_attempt_succeeded() proves it right, even when the process
+ * dies first. Turns are given while failed logins plus the checks in
+ * flight stay below the limit, so parallel logins with the right password
+ * wait for each other instead of failing, and parallel guesses get no
+ * more checks than serial ones. Returns 0 and *ticket_r (-1 when
+ * throttling is off); -EACCES while failed logins lock the subscriber
+ * out or no turn came within 10 s; or -errno: a count that cannot be
+ * read or written is an error, never "no failures", so the caller must
+ * refuse the login (as a temporary failure). */
 int vvm_login_attempt(const struct vvm_login_throttle *throttle,
-		      const char *dir) G_GNUC_WARN_UNUSED_RESULT;
-/* Takes back the count once an attempt proved right. Returns 0 or
- * -errno. */
-int vvm_login_attempt_succeeded(const struct vvm_login_throttle *throttle,
-				const char *dir) G_GNUC_WARN_UNUSED_RESULT;
+		      const char *dir, int *ticket_r) G_GNUC_WARN_UNUSED_RESULT;
+/* The attempt proved right: the failures are forgotten and the ticket
+ * closed (set to -1). Returns 0 or -errno, which must refuse the login. */
+int vvm_login_attempt_succeeded(int *ticket) G_GNUC_WARN_UNUSED_RESULT;
+/* The attempt failed or was given up: counted, durably, as a failed login
+ * when the ticket closes (set to -1; nothing to do for -1). Returns 0 or
+ * -errno when the count could not be written. */
+int vvm_login_attempt_failed(int *ticket) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The password user must give for the subscriber user_key names: the
- * profile file password_key, the attempt counted against throttle.
- * Returns 0 and a new string, -ENOENT for an unknown user, -EACCES while
- * locked out, -EPERM when no password is set, or -errno. */
+ * profile file password_key, with a turn to check it taken against
+ * throttle in *ticket (vvm_login_attempt; an undecided one left there
+ * by an earlier attempt counts as failed first). Returns 0 and a new
+ * string, -ENOENT for an unknown user, -EACCES while locked out, -EPERM
+ * when no password is set, or -errno. */
 int vvm_login_password(const char *mount, const char *user_key,
 		       const char *password_key,
 		       const struct vvm_login_throttle *throttle,
-		       const char *user, char **password_r)
+		       const char *user, int *ticket, char **password_r)
 	G_GNUC_WARN_UNUSED_RESULT;
 
 /* Compares a secret the client sent with the stored one in time that

@@ -53,6 +53,8 @@ static void refuse(struct imap_session *s, int lookup_error, const char *user)
 	const char *text;
 	char name[64];
 
+	/* Whatever refused it, a password check it began failed. */
+	imap_login_attempt_failed(s);
 	switch (lookup_error) {
 	case -ENOENT:
 		text = "unknown user";
@@ -103,12 +105,14 @@ void cmd_login(struct imap_session *s, const struct imap_command *cmd)
 	}
 	if (imap_login_finish(s, user))
 		imap_ok(s, "LOGIN completed");
+	else
+		imap_login_attempt_failed(s);
 }
 
 /* --- AUTHENTICATE ----------------------------------------------------- */
 
 struct auth_lookup {
-	const struct imap_session *session;
+	struct imap_session *session;
 	int error;                 /* the last lookup's, for the refusal */
 	char *user;                /* who it was for */
 };
@@ -171,10 +175,18 @@ static void authenticate(struct imap_session *s, struct vvm_sasl *sasl,
 			 struct auth_lookup *lookup, const char *mech,
 			 const char *initial)
 {
-	switch (vvm_sasl_run(sasl, mech, initial, challenge, s)) {
+	enum vvm_sasl_outcome result = vvm_sasl_run(sasl, mech, initial,
+						    challenge, s);
+
+	if (result == VVM_SASL_AUTHENTICATED &&
+	    imap_login_finish(s, vvm_sasl_user(sasl))) {
+		imap_ok(s, "AUTHENTICATE completed");
+		return;
+	}
+	/* However the exchange ended, a password check it began failed. */
+	imap_login_attempt_failed(s);
+	switch (result) {
 	case VVM_SASL_AUTHENTICATED:
-		if (imap_login_finish(s, vvm_sasl_user(sasl)))
-			imap_ok(s, "AUTHENTICATE completed");
 		return;
 	case VVM_SASL_CANCELLED:
 		imap_bad(s, "AUTHENTICATE cancelled");

@@ -99,6 +99,7 @@ void cmd_xchange_tui_pwd(struct imap_session *s, const struct imap_command *cmd)
 	if (ret < 0 || profile_get(s, "tui_password", &current) < 0) {
 		syslog(LOG_NOTICE, "XCHANGE_TUI_PWD refused for %s: %s",
 		       s->msisdn, ret == -EACCES ? "locked out" : "error");
+		imap_login_attempt_failed(s);
 		imap_no(s, "system error");
 		return;
 	}
@@ -109,7 +110,7 @@ void cmd_xchange_tui_pwd(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "old password mismatch");
 		return;
 	}
-	if (imap_login_attempt_succeeded(s, dir) < 0 ||
+	if (imap_login_attempt_succeeded(s) < 0 ||
 	    profile_set(s, "tui_password", v[0]) < 0)
 		imap_no(s, "system error");
 	else

@@ -14,27 +14,38 @@ int imap_login_find(const struct imap_session *s, const char *user,
 	return vvm_login_find(s->config->mount, "imap_user", user, dir_r);
 }
 
-int imap_login_attempt(const struct imap_session *s, const char *dir)
+int imap_login_attempt(struct imap_session *s, const char *dir)
 {
-	return vvm_login_attempt(&s->config->throttle, dir);
+	imap_login_attempt_failed(s);
+	return vvm_login_attempt(&s->config->throttle, dir, &s->login_ticket);
 }
 
-int imap_login_attempt_succeeded(const struct imap_session *s,
-				 const char *dir)
+int imap_login_attempt_succeeded(struct imap_session *s)
 {
-	return vvm_login_attempt_succeeded(&s->config->throttle, dir);
+	return vvm_login_attempt_succeeded(&s->login_ticket);
 }
 
-int imap_login_password(const struct imap_session *s, const char *user,
+void imap_login_attempt_failed(struct imap_session *s)
+{
+	int ret = vvm_login_attempt_failed(&s->login_ticket);
+
+	if (ret < 0)
+		syslog(LOG_ERR, "a failed login was not counted: %s",
+		       g_strerror(-ret));
+}
+
+int imap_login_password(struct imap_session *s, const char *user,
 			char **password_r)
 {
 	return vvm_login_password(s->config->mount, "imap_user",
 				  s->config->password_key,
-				  &s->config->throttle, user, password_r);
+				  &s->config->throttle, user, &s->login_ticket,
+				  password_r);
 }
 
-void imap_login_failed(const struct imap_session *s)
+void imap_login_failed(struct imap_session *s)
 {
+	imap_login_attempt_failed(s);
 	g_usleep((gulong)s->config->throttle.delay_ms * 1000);
 }
 
@@ -69,7 +80,7 @@ bool imap_login_finish(struct imap_session *s, const char *user)
 				       ret);
 		return false;
 	}
-	ret = imap_login_attempt_succeeded(s, dir);
+	ret = imap_login_attempt_succeeded(s);
 	if (ret < 0) {
 		imap_no_unavailable(s, "cannot reset the failed-login count",
 				    ret);

@@ -13,23 +13,27 @@
  * path, -ENOENT for an unknown user, or -errno. */
 int imap_login_find(const struct imap_session *s, const char *user,
 		    char **dir_r) G_GNUC_WARN_UNUSED_RESULT;
-/* Counts one password attempt against the subscriber in dir before it is
- * checked. Returns 0, -EACCES while failed attempts lock the subscriber
- * out ([imap] login_failures_max, login_lockout), or -errno when the count
- * cannot be read or written (refuse, never count it as none). */
-int imap_login_attempt(const struct imap_session *s, const char *dir)
+/* Takes a turn to check a password of the subscriber in dir, held in
+ * s->login_ticket (vvm_login_attempt). Returns 0, -EACCES while failed
+ * attempts lock the subscriber out ([imap] login_failures_max,
+ * login_lockout), or -errno when the count cannot be read or written
+ * (refuse, never count it as none). */
+int imap_login_attempt(struct imap_session *s, const char *dir)
 	G_GNUC_WARN_UNUSED_RESULT;
-/* Takes back the count once an attempt proved right. Returns 0 or
+/* The attempt proved right: the failures are forgotten. Returns 0 or
  * -errno. */
-int imap_login_attempt_succeeded(const struct imap_session *s,
-				 const char *dir) G_GNUC_WARN_UNUSED_RESULT;
-/* The password user must give (the profile key the config names), the
- * attempt counted. Returns 0, -ENOENT for an unknown user, -EACCES while
- * locked out, -EPERM when no password is set, or -errno. */
-int imap_login_password(const struct imap_session *s, const char *user,
+int imap_login_attempt_succeeded(struct imap_session *s)
+	G_GNUC_WARN_UNUSED_RESULT;
+/* The attempt, if one is in flight, failed: counted as a failed login
+ * before this returns. */
+void imap_login_attempt_failed(struct imap_session *s);
+/* The password user must give (the profile key the config names), with
+ * a turn to check it taken. Returns 0, -ENOENT for an unknown user,
+ * -EACCES while locked out, -EPERM when no password is set, or -errno. */
+int imap_login_password(struct imap_session *s, const char *user,
 			char **password_r) G_GNUC_WARN_UNUSED_RESULT;
-/* Waits the configured delay after a wrong password. */
-void imap_login_failed(const struct imap_session *s);
+/* A wrong password: counted, then the configured delay. */
+void imap_login_failed(struct imap_session *s);
 /* Completes a login whose password was right: refuses by status with
  * the spec's text, takes the session slot, drops privileges and enters
  * the authenticated state. On refusal sets the NO reply and returns

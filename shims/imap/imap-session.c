@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "imap-commands.h"
+#include "imap-login.h"
 #include "imap-mailbox.h"
 #include "shim-io.h"
 #include "vvm-mount.h"
@@ -296,6 +297,7 @@ static void session_free(struct imap_session *s)
 	imap_parser_destroy(&s->parser);
 	if (s->session_fd >= 0)
 		close(s->session_fd);
+	imap_login_attempt_failed(s);
 	g_free(s->tag);
 	g_free(s->msisdn);
 	g_free(s->root);
@@ -322,7 +324,8 @@ int imap_session_run(const struct imap_config *config, struct shim_io *io,
 	struct imap_parser_limits limits;
 	struct imap_session s = {
 		.config = config, .io = io, .tls = tls, .session_fd = -1,
-		.state = IMAP_STATE_NOT_AUTH, .reply_text = g_string_new(NULL),
+		.login_ticket = -1, .state = IMAP_STATE_NOT_AUTH,
+		.reply_text = g_string_new(NULL),
 	};
 
 	s.login_deadline = g_get_monotonic_time() +

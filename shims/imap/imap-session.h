@@ -41,6 +41,7 @@ struct imap_session {
 	char *msisdn;
 	char *root;
 	int session_fd;            /* holds the .sessions/imap slot */
+	int login_ticket;          /* a password check in flight, or -1 */
 	/* Before login: the end of the time allowed, however busy the
 	 * client keeps the connection, and the invalid commands so far. */
 	gint64 login_deadline;

@@ -11,10 +11,19 @@
 #include "vvm-sasl.h"
 
 struct auth_lookup {
-	const struct smtp_session *session;
+	struct smtp_session *session;
 	int error;                 /* the last lookup's, for the reply */
 	char *user;                /* who it was for, for the log */
 };
+
+void smtp_login_attempt_failed(struct smtp_session *s)
+{
+	int ret = vvm_login_attempt_failed(&s->login_ticket);
+
+	if (ret < 0)
+		syslog(LOG_ERR, "a failed login was not counted: %s",
+		       g_strerror(-ret));
+}
 
 static int sasl_lookup(void *context, const char *user, const char *realm,
 		       char **password_r)
@@ -27,6 +36,7 @@ static int sasl_lookup(void *context, const char *user, const char *realm,
 	lookup->error = vvm_login_password(config->mount, "smtp_user",
 					   config->password_key,
 					   &config->throttle, user,
+					   &lookup->session->login_ticket,
 					   password_r);
 	if (lookup->error == -EPERM) {
 		/* No password set: the wrapper refuses an empty one as a
@@ -92,7 +102,7 @@ static void login(struct smtp_session *s, const char *user)
 		return;
 	}
 	if (ret == 0)
-		ret = vvm_login_attempt_succeeded(&s->config->throttle, dir);
+		ret = vvm_login_attempt_succeeded(&s->login_ticket);
 	if (ret < 0) {
 		/* What decides cannot be read: a temporary failure, never a
 		 * login on a guess. */
@@ -159,9 +169,17 @@ static void authenticate(struct smtp_session *s, struct vvm_sasl *sasl,
 			 struct auth_lookup *lookup, const char *mech,
 			 const char *initial)
 {
-	switch (vvm_sasl_run(sasl, mech, initial, challenge, s)) {
+	enum vvm_sasl_outcome result = vvm_sasl_run(sasl, mech, initial,
+						    challenge, s);
+
+	/* Unless the login went through, a password check the exchange
+	 * began failed: counted before the reply. */
+	if (result != VVM_SASL_AUTHENTICATED)
+		smtp_login_attempt_failed(s);
+	switch (result) {
 	case VVM_SASL_AUTHENTICATED:
 		login(s, vvm_sasl_user(sasl));
+		smtp_login_attempt_failed(s);
 		break;
 	case VVM_SASL_REFUSED:
 		refuse(s, sasl, lookup);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "shim-io.h"
+#include "smtp-auth.h"
 #include "smtp-commands.h"
 #include "vvm-mount.h"
 
@@ -256,6 +257,7 @@ static void session_free(struct smtp_session *s)
 	smtp_transaction_reset(s);
 	if (s->session_fd >= 0)
 		close(s->session_fd);
+	smtp_login_attempt_failed(s);
 	g_free(s->helo);
 	g_free(s->client_addr);
 	g_free(s->msisdn);
@@ -282,7 +284,8 @@ int smtp_session_run(const struct smtp_config *config, struct shim_io *io,
 {
 	struct smtp_session s = {
 		.config = config, .io = io, .tls = tls, .lmtp = lmtp,
-		.session_fd = -1, .root = g_strdup(config->mount),
+		.session_fd = -1, .login_ticket = -1,
+		.root = g_strdup(config->mount),
 		.client_addr = g_strdup(client_addr),
 	};
 

@@ -69,6 +69,7 @@ struct smtp_session {
 	/* After AUTH: the subscriber, whose INBOX gets the DSNs. */
 	char *msisdn;
 	int session_fd;
+	int login_ticket;          /* a password check in flight, or -1 */
 	/* Where subscriber directories are: the mount, or "" once chrooted
 	 * into it. */
 	char *root;

@@ -233,6 +233,52 @@ def test_failed_login_throttling_across_processes(make_imapd):
         == b"0"
 
 
+def logins(server, password, n, parallel):
+    """n connections that each LOGIN, all at once or one after another;
+    their tagged replies, in order."""
+    clients = [Raw(server.port) for _ in range(n)]
+    if parallel:
+        for client in clients:
+            client.send("l LOGIN %s %s\r\n" % (MSISDN, password))
+        replies = [client.until("l")[1] for client in clients]
+    else:
+        replies = [client.command("l", "LOGIN %s %s" % (MSISDN, password))[1]
+                   for client in clients]
+    for client in clients:
+        client.command("z", "LOGOUT")
+        client.close()
+    return replies
+
+
+def test_parallel_logins_with_the_right_password_all_succeed(make_imapd):
+    """More logins of one subscriber at once than failures are allowed:
+    each waits for a turn to check its password instead of counting as
+    a failure until it proves right."""
+    server = make_imapd(imap={"max_sessions": "32",
+                              "login_failures_max": "5"})
+    for _ in range(3):
+        assert logins(server, PASSWORD, 16, parallel=True) == \
+            ["l OK LOGIN completed"] * 16
+        assert os.getxattr(server.sub, "user.vvm.login_failures") == b"0 0"
+
+
+def test_parallel_guesses_get_no_more_checks_than_serial_ones(make_imapd):
+    server = make_imapd(imap={"max_sessions": "32",
+                              "login_failures_max": "5",
+                              "login_failure_delay_ms": "0"})
+    refused = ["l NO invalid password"] * 5 + [
+        "l NO [UNAVAILABLE] too many failed logins, try again later"] * 11
+    count = "user.vvm.login_failures"
+    for parallel in (True, False):
+        assert sorted(logins(server, "wrong", 16, parallel)) == \
+            sorted(refused), parallel
+        assert os.getxattr(server.sub, count).split()[0] == b"5"
+        # locked out: the right password is refused too
+        assert logins(server, PASSWORD, 1, parallel)[0] == refused[-1]
+        os.setxattr(server.sub, count, b"0")
+    assert logins(server, PASSWORD, 1, False) == ["l OK LOGIN completed"]
+
+
 def test_login_disabled_until_tls(make_imapd):
     server = make_imapd(tls=True, imap={"login_disabled": "true"})
     raw = Raw(server.port)
