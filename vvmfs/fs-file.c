@@ -8,11 +8,12 @@
 #include <string.h>
 
 /* A .sessions/login ticket: waiting for its turn, checking a password
- * (a failure unless proven right before it is closed), or proven. */
+ * (a failure unless proven right before it is closed), or decided:
+ * proven right, or counted as a failure. */
 enum login_state {
 	LOGIN_WAITING,
 	LOGIN_CHECKING,
-	LOGIN_PROVEN,
+	LOGIN_DECIDED,
 };
 
 enum handle_type {
@@ -74,7 +75,7 @@ static void login_end(struct vvmfs *fs, struct handle *h)
 		g_warning("subscriber %u: a failed login was not counted: %s",
 			  h->sub_id, g_strerror(-ret));
 	sessions_check_end(fs, h->sub_id);
-	h->login = LOGIN_PROVEN;
+	h->login = LOGIN_DECIDED;
 }
 
 /* Gives the slot back once, at whichever of flush and release comes
@@ -119,7 +120,7 @@ static int login_write(struct vvmfs *fs, struct handle *h, const char *buf,
 						       G_USEC_PER_SEC, &lf);
 		if (ret == 0) {
 			sessions_check_end(fs, h->sub_id);
-			h->login = LOGIN_PROVEN;
+			h->login = LOGIN_DECIDED;
 		}
 	}
 	g_mutex_unlock(&h->lock);
