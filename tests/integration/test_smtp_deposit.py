@@ -6,6 +6,8 @@ refusal in its enhanced status code. The shim runs as inetd runs it, over
 a real mount; the clients are Python's smtplib and imaplib."""
 import base64
 import email
+import hashlib
+import hmac
 import email.policy
 import imaplib
 import smtplib
@@ -55,6 +57,26 @@ def test_cram_md5_by_config(make_smtpd):
     server = make_smtpd(smtp={"cram_md5": "true"})
     raw = server.raw()
     assert "250-AUTH DIGEST-MD5 CRAM-MD5" in raw.command("EHLO x")
+
+
+def test_parallel_auths_with_the_right_password_all_succeed(make_smtpd):
+    """More AUTHs of one subscriber at once than failures are allowed:
+    they take turns to check, shared with IMAP, and none is refused."""
+    server = make_smtpd(smtp={"cram_md5": "true"})
+    clients = [server.raw() for _ in range(16)]
+    challenges = []
+    for client in clients:
+        client.command("EHLO pbx")
+        reply = client.code("AUTH CRAM-MD5")
+        assert reply.startswith("334 "), reply
+        challenges.append(base64.b64decode(reply[4:]))
+    for client, challenge in zip(clients, challenges):
+        digest = hmac.new(SMTP_PASSWORD.encode(), challenge,
+                          hashlib.md5).hexdigest()
+        client.send(base64.b64encode(
+            ("%s %s" % (SENDER, digest)).encode()).decode() + "\r\n")
+    assert [client.reply() for client in clients] == \
+        [["235 2.7.0 Authentication successful"]] * 16
 
 
 def test_starttls_digest_md5_and_example_j_read_back_over_imap(make_smtpd):
