@@ -96,6 +96,20 @@ int ms_queue_status(struct mailstore *ms, struct kv_batch *batch,
 	G_GNUC_WARN_UNUSED_RESULT;
 bool ms_mailbox_is_inbox(const struct rec_mailbox *mbox);
 bool ms_mailbox_is_greetings(const struct rec_mailbox *mbox);
+/* How a message counts (sign 1) or stops counting (-1) against its
+ * subscriber's quota usage, in the mailbox it is in; and in that
+ * mailbox's counters. The one rule that commits keep and fsck checks. */
+void ms_usage_apply(struct rec_subscriber *sub, const struct rec_mailbox *mbox,
+		    const struct rec_message *msg, int sign);
+void ms_mailbox_apply(struct rec_mailbox *mbox, const struct rec_message *msg,
+		      int sign);
+/* Orders uint64_t values, for g_array_sort(). */
+static inline int ms_cmp_u64(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
 /* Locks the subscriber that owns mbox_id and reads the mailbox record.
  * On success returns 0 with the lock held; on error unlocked. */
 int ms_lock_mailbox(struct mailstore *ms, uint32_t mbox_id,

@@ -12,7 +12,6 @@
 #include "mailstore-private.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Format 1's outbox numbers restarted after each restart; format 2's
@@ -53,17 +52,10 @@ static int note_outbox_seq(void *ctx, const void *key, size_t key_len,
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	const uint64_t *x = a, *y = b;
-
-	return *x < *y ? -1 : *x > *y;
-}
-
 /* True when two records share a message id (sorts msgids). */
 static bool shared_ids(GArray *msgids)
 {
-	g_array_sort(msgids, cmp_u64);
+	g_array_sort(msgids, ms_cmp_u64);
 	for (guint i = 1; i < msgids->len; i++) {
 		if (g_array_index(msgids, uint64_t, i) ==
 		    g_array_index(msgids, uint64_t, i - 1))

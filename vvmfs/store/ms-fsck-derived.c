@@ -72,27 +72,6 @@ int fsck_check_names(struct fsck *f)
 	return 0;
 }
 
-static void usage_add(struct rec_subscriber *u, const struct rec_mailbox *mb,
-		      const struct rec_message *msg)
-{
-	u->messages++;
-	u->bytes += msg->size;
-	if (msg->duration <= 0)
-		return;
-	if (ms_mailbox_is_greetings(mb))
-		u->greeting_seconds += (uint64_t)msg->duration;
-	else
-		u->voice_seconds += (uint64_t)msg->duration;
-}
-
-static void counts_add(struct rec_mailbox *mb, const struct rec_message *msg)
-{
-	mb->messages++;
-	mb->bytes += msg->size;
-	if ((msg->flags & VVM_FLAG_SEEN) == 0)
-		mb->unseen++;
-}
-
 void fsck_account(struct fsck *f, const struct fsck_message *msg)
 {
 	struct mbox_check *m = g_hash_table_lookup(
@@ -100,9 +79,9 @@ void fsck_account(struct fsck *f, const struct fsck_message *msg)
 	struct sub_check *s = g_hash_table_lookup(
 		f->subscribers, GUINT_TO_POINTER(m->rec.sub_id));
 
-	counts_add(&m->computed, &msg->rec);
+	ms_mailbox_apply(&m->computed, &msg->rec, 1);
 	if (s != NULL)
-		usage_add(&s->computed, &m->rec, &msg->rec);
+		ms_usage_apply(&s->computed, &m->rec, &msg->rec, 1);
 }
 
 /* A record found: its UID and modseq bound the mailbox's, damaged or not
@@ -128,9 +107,9 @@ void fsck_account_found(struct fsck *f, const struct fsck_message *msg)
 				     "%u", m->id, msg->uid);
 		m->computed.highestmodseq = msg->rec.modseq;
 	}
-	counts_add(&m->present, &msg->rec);
+	ms_mailbox_apply(&m->present, &msg->rec, 1);
 	if (s != NULL)
-		usage_add(&s->present, &m->rec, &msg->rec);
+		ms_usage_apply(&s->present, &m->rec, &msg->rec, 1);
 	/* A damaged message counts until repair expunges it. */
 	if (!msg->damaged || f->fix == NULL)
 		fsck_account(f, msg);

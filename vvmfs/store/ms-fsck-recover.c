@@ -10,7 +10,6 @@
 #include "ms-fsck-private.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 struct mbox_check *fsck_mailbox_add(struct fsck *f, uint32_t id,
@@ -250,13 +249,6 @@ static void remove_leftovers(struct fsck *f, uint64_t msgid,
 		ms_delete_content(f->fix, msgid);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	const uint64_t *x = a, *y = b;
-
-	return *x < *y ? -1 : *x > *y;
-}
-
 int fsck_recover_orphans(struct fsck *f)
 {
 	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
@@ -269,7 +261,7 @@ int fsck_recover_orphans(struct fsck *f)
 	g_hash_table_iter_init(&iter, f->orphans);
 	while (g_hash_table_iter_next(&iter, &key, NULL))
 		g_array_append_val(ids, *(uint64_t *)key);
-	g_array_sort(ids, cmp_u64);
+	g_array_sort(ids, ms_cmp_u64);
 	for (guint i = 0; ret == 0 && i < ids->len; i++) {
 		uint64_t msgid = g_array_index(ids, uint64_t, i);
 		const struct orphan *o = g_hash_table_lookup(f->orphans,

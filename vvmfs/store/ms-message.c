@@ -120,10 +120,8 @@ int ms_message_list(struct mailstore *ms, uint32_t mbox_id,
 		       start.data, start.len, list_msg_one, &c);
 }
 
-/* How a message counts against the quota of the mailbox it is in. */
-static void usage_apply(struct rec_subscriber *sub,
-			const struct rec_mailbox *mbox,
-			const struct rec_message *msg, int sign)
+void ms_usage_apply(struct rec_subscriber *sub, const struct rec_mailbox *mbox,
+		    const struct rec_message *msg, int sign)
 {
 	uint64_t seconds = msg->duration > 0 ? (uint64_t)msg->duration : 0;
 
@@ -135,8 +133,8 @@ static void usage_apply(struct rec_subscriber *sub,
 		sub->voice_seconds += (uint64_t)sign * seconds;
 }
 
-static void mailbox_apply(struct rec_mailbox *mbox,
-			  const struct rec_message *msg, int sign)
+void ms_mailbox_apply(struct rec_mailbox *mbox, const struct rec_message *msg,
+		      int sign)
 {
 	mbox->messages += (uint32_t)sign;
 	mbox->bytes += (uint64_t)sign * msg->size;
@@ -214,7 +212,7 @@ static uint32_t insert_into(struct kv_batch *batch, uint32_t mbox_id,
 	uint32_t uid = mbox->uidnext++;
 
 	msg->modseq = ++mbox->highestmodseq;
-	mailbox_apply(mbox, msg, 1);
+	ms_mailbox_apply(mbox, msg, 1);
 	ms_put_message(batch, mbox_id, uid, msg);
 	ms_put_change(batch, mbox_id, msg->modseq, uid, msg->flags,
 		      CHANGE_PRESENT);
@@ -294,7 +292,7 @@ int ms_message_deposit(struct mailstore *ms, uint32_t mbox_id,
 	if (deposit->sender != NULL &&
 	    strlen(deposit->sender) < sizeof(msg.sender))
 		g_strlcpy(msg.sender, deposit->sender, sizeof(msg.sender));
-	usage_apply(&sub, &mbox, &msg, 1);
+	ms_usage_apply(&sub, &mbox, &msg, 1);
 	if (ret == 0)
 		ret = quota_check(ms, mbox.sub_id, &before, &sub, reason_r);
 	if (ret == 0 && mbox.uidnext == G_MAXUINT32) {
@@ -366,11 +364,11 @@ int ms_message_store_flags(struct mailstore *ms, uint32_t mbox_id,
 	}
 	batch = kv_batch_create();
 	old_flags = msg.flags;
-	mailbox_apply(&mbox, &msg, -1);
+	ms_mailbox_apply(&mbox, &msg, -1);
 	ms_delete_change(batch, mbox_id, msg.modseq);
 	msg.flags = new_flags;
 	msg.modseq = ++mbox.highestmodseq;
-	mailbox_apply(&mbox, &msg, 1);
+	ms_mailbox_apply(&mbox, &msg, 1);
 	ms_put_message(batch, mbox_id, uid, &msg);
 	ms_put_change(batch, mbox_id, msg.modseq, uid, msg.flags,
 		      CHANGE_PRESENT);
@@ -405,7 +403,7 @@ static void expunge_into(struct kv_batch *batch, uint32_t mbox_id,
 	kv_batch_delete(batch, KV_MESSAGES, k.data, k.len);
 	put_expiry(batch, mbox_id, uid, msg, false);
 	ms_delete_change(batch, mbox_id, msg->modseq);
-	mailbox_apply(mbox, msg, -1);
+	ms_mailbox_apply(mbox, msg, -1);
 	ms_put_change(batch, mbox_id, ++mbox->highestmodseq, uid, 0,
 		      CHANGE_EXPUNGED);
 	ms_put_mailbox(batch, mbox_id, mbox);
@@ -432,7 +430,7 @@ int ms_message_expunge(struct mailstore *ms, uint32_t mbox_id, uint32_t uid)
 	}
 	batch = kv_batch_create();
 	expunge_into(batch, mbox_id, &mbox, uid, &msg, false);
-	usage_apply(&sub, &mbox, &msg, -1);
+	ms_usage_apply(&sub, &mbox, &msg, -1);
 	ms_put_subscriber(batch, mbox.sub_id, &sub);
 	ret = notify_change(ms, batch, &mbox, &(struct ms_sync){
 		.ev = MS_SYNC_MAILBOX, .uid = uid });
@@ -473,8 +471,8 @@ int ms_message_move(struct mailstore *ms, uint32_t src_mbox, uint32_t uid,
 	if (ret == 0) {
 		/* Voice seconds become greeting seconds, or the reverse. */
 		after = sub;
-		usage_apply(&after, &src, &msg, -1);
-		usage_apply(&after, &dst, &msg, 1);
+		ms_usage_apply(&after, &src, &msg, -1);
+		ms_usage_apply(&after, &dst, &msg, 1);
 		ret = quota_check(ms, src.sub_id, &sub, &after, reason_r);
 	}
 	if (ret < 0) {
