@@ -4,6 +4,8 @@
 #include <string.h>
 #include <glib.h>
 
+#include "vvm-config.h"
+
 #define UINT_KEY(n) { n, VVM_PROFILE_UINT, false, 1, 20, G_MAXUINT64 / 1024, "0" }
 
 /* Lengths and ranges of values that travel in STATUS SMS are the spec's
@@ -34,6 +36,22 @@ void vvm_profile_limits_default(struct vvm_profile_limits *limits_r)
 {
 	limits_r->pin_min = 4;
 	limits_r->pin_max = 15;
+}
+
+int vvm_profile_limits_load(GKeyFile *kf, struct vvm_profile_limits *limits_r,
+			    char **error_r)
+{
+	const struct vvm_config_number pins[] = {
+		{ "profile", "pin_min", &limits_r->pin_min, 4, 1, 99 },
+		{ "profile", "pin_max", &limits_r->pin_max, 15, 1, 99 },
+	};
+	int ret = vvm_config_numbers(kf, pins, G_N_ELEMENTS(pins), error_r);
+
+	if (ret == 0 && limits_r->pin_min > limits_r->pin_max) {
+		*error_r = g_strdup("[profile] pin_min/pin_max out of order");
+		ret = -EINVAL;
+	}
+	return ret;
 }
 
 const struct vvm_profile_key *vvm_profile_keys(size_t *count_r)

@@ -40,6 +40,12 @@ struct vvm_profile_limits {
 };
 
 void vvm_profile_limits_default(struct vvm_profile_limits *limits_r);
+/* The limits as [profile] pin_min and pin_max set them (1 to 99, in
+ * order), the defaults where absent: the one reader for vvmfs, which
+ * enforces them, and the shims, which explain a refusal. Returns 0, or
+ * -EINVAL with *error_r naming the key. */
+int vvm_profile_limits_load(GKeyFile *kf, struct vvm_profile_limits *limits_r,
+			    char **error_r) G_GNUC_WARN_UNUSED_RESULT;
 
 /* All keys, in a fixed order; *count_r gets their number. */
 const struct vvm_profile_key *vvm_profile_keys(size_t *count_r);

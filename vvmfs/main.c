@@ -257,15 +257,7 @@ static int load_config(GKeyFile *kf, struct vvmfs *fs,
 				      error_r);
 	}
 	if (ret == 0)
-		ret = vvm_config_uint(kf, "profile", "pin_min", pins->pin_min,
-				      1, 99, &pins->pin_min, error_r);
-	if (ret == 0)
-		ret = vvm_config_uint(kf, "profile", "pin_max", pins->pin_max,
-				      1, 99, &pins->pin_max, error_r);
-	if (ret == 0 && pins->pin_min > pins->pin_max) {
-		*error_r = g_strdup("[profile] pin_min/pin_max out of order");
-		ret = -EINVAL;
-	}
+		ret = vvm_profile_limits_load(kf, pins, error_r);
 	if (ret == 0)
 		ret = load_provision(kf, ms_opts, error_r);
 	if (ret == 0)

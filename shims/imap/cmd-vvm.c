@@ -80,11 +80,11 @@ void cmd_xchange_tui_pwd(struct imap_session *s, const struct imap_command *cmd)
 		imap_no(s, "password contains invalid characters");
 		return;
 	}
-	if (strlen(v[0]) < c->pin_min) {
+	if (strlen(v[0]) < c->pins.pin_min) {
 		imap_no(s, "password too short");
 		return;
 	}
-	if (strlen(v[0]) > c->pin_max) {
+	if (strlen(v[0]) > c->pins.pin_max) {
 		imap_no(s, "password too long");
 		return;
 	}

@@ -34,8 +34,6 @@ static int load_numbers(GKeyFile *kf, struct imap_config *c, char **error_r)
 		{ "imap", "idle_poll_ms", &c->idle_poll_ms, 250, 1, 60000 },
 		{ "imap", "quota_soft_percent", &c->quota_soft_percent, 90, 0,
 		  100 },
-		{ "profile", "pin_min", &c->pin_min, 4, 1, 99 },
-		{ "profile", "pin_max", &c->pin_max, 15, 1, 99 },
 	};
 	const struct vvm_config_switch switches[] = {
 		{ "imap", "login_disabled", &c->login_disabled, false },
@@ -46,6 +44,8 @@ static int load_numbers(GKeyFile *kf, struct imap_config *c, char **error_r)
 	int ret = vvm_config_numbers(kf, numbers, G_N_ELEMENTS(numbers),
 				     error_r);
 
+	if (ret == 0)
+		ret = vvm_profile_limits_load(kf, &c->pins, error_r);
 	if (ret == 0)
 		ret = vvm_login_throttle_config(kf, NULL, &c->throttle,
 						error_r);
@@ -66,10 +66,6 @@ static int validate(struct imap_config *c, GKeyFile *kf, char **error_r)
 	    strcmp(c->password_key, "tui_password") != 0) {
 		*error_r = g_strdup("[imap] password: imap_password or "
 				    "tui_password");
-		return -EINVAL;
-	}
-	if (c->pin_min > c->pin_max) {
-		*error_r = g_strdup("[profile] pin_min/pin_max out of order");
 		return -EINVAL;
 	}
 	return 0;

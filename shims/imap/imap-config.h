@@ -9,6 +9,7 @@
 
 #include "vvm-config.h"
 #include "vvm-login.h"
+#include "vvm-profile.h"
 
 struct imap_config {
 	char *mount;                /* the vvmfs mount point */
@@ -36,8 +37,7 @@ struct imap_config {
 	struct vvm_login_throttle throttle;  /* failed logins */
 	unsigned int quota_soft_percent;
 	char *greeting_types;         /* /private/VVM/GreetingTypesAllowed */
-	unsigned int pin_min;
-	unsigned int pin_max;
+	struct vvm_profile_limits pins; /* [profile] pin_min, pin_max */
 	bool reject_weak_pin;         /* 1111, 1234, 4321 ... */
 	char **languages;             /* XCHANGE_VM_LANG accepts these */
 };
