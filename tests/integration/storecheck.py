@@ -20,9 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import BUILD, Vvmfs  # noqa: E402
 from imapd import IMAPD, Inetd  # noqa: E402
 from smtpd import SMTPD  # noqa: E402
-from storemodel import (QUOTA_KEYS, TARGETS, Divergence,  # noqa: E402
-                        audio_attr, audio_part_offset, canonical_flags,
-                        parse_flag_names)
+from storemodel import (PROVISION, QUOTA_KEYS, TARGETS,  # noqa: E402
+                        Divergence, audio_attr, audio_part_offset,
+                        canonical_flags, parse_flag_names)
 from vvmtest import (kill_unstuck, parse_feed, parse_quota,  # noqa: E402
                      read_all)
 
@@ -56,7 +56,10 @@ class Rig:
             "login_failure_delay_ms = 0\nlogin_failures_max = 0\n"
             "max_sessions = 0\n"
             "[smtp]\nhostname = vvm.test\n"
-            "[media]\nworker = %s\n" % (self.fs.mnt, WORKER))
+            "[provision]\n%s"
+            "[media]\nworker = %s\n" % (
+                self.fs.mnt, "".join("%s = %s\n" % kv
+                                     for kv in PROVISION.items()), WORKER))
         self.imapd = self.smtpd = None
 
     def mount(self):

@@ -27,11 +27,17 @@ STATUS_CHANGES = {("U", "P"), ("P", "N"), ("P", "R"), ("N", "R"),
                   ("N", "P"), ("R", "P"), ("P", "B"), ("N", "B"),
                   ("R", "B"), ("B", "P"), ("B", "N"), ("B", "R"),
                   ("P", "U"), ("N", "U"), ("R", "U"), ("B", "U")}
-PROFILE_DEFAULTS = {"status": "P", "client_prefix": "//VVM", "app_port": "0",
-                    "accept": "", "quota_storage_kb": "0",
-                    "quota_messages": "0", "quota_voice_seconds": "0",
-                    "quota_greeting_seconds": "0", "transcription": "off",
-                    "language": "", "options": "", "client_type": ""}
+# What the rig's [provision] gives every new subscriber, so that the
+# values written in the commit that creates it are checked across
+# remounts and kills like any other.
+PROVISION = {"quota_messages": "60", "language": "nld"}
+PROFILE_DEFAULTS = dict({"status": "P", "client_prefix": "//VVM",
+                         "app_port": "0", "accept": "",
+                         "quota_storage_kb": "0", "quota_messages": "0",
+                         "quota_voice_seconds": "0",
+                         "quota_greeting_seconds": "0",
+                         "transcription": "off", "language": "",
+                         "options": "", "client_type": ""}, **PROVISION)
 QUOTA_KEYS = ["storage_kb", "messages", "voice_seconds", "greeting_seconds"]
 
 # docs/media.md: what the server produces, by MIME type and token.
