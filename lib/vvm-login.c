@@ -122,24 +122,25 @@ static int write_ticket(int ticket, const char *text)
 }
 
 int vvm_login_attempt(const struct vvm_login_throttle *throttle,
-		      const char *dir, int *ticket_r)
+		      const char *dir, int *ticket)
 {
 	gint64 deadline = g_get_monotonic_time() + TURN_WAIT_US;
 	g_autofree char *path = NULL, *check = NULL;
-	int ticket, ret;
+	int fd, ret;
 
-	*ticket_r = -1;
-	if (throttle->failures_max == 0)
-		return 0;
+	/* An earlier attempt left undecided is a failure. */
+	ret = vvm_login_attempt_failed(ticket);
+	if (ret < 0 || throttle->failures_max == 0)
+		return ret;
 	path = g_strdup_printf("%s/.sessions/login", dir);
-	ticket = open(path, O_RDWR | O_CLOEXEC);
-	if (ticket < 0)
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
 	check = g_strdup_printf("check %u", throttle->failures_max);
 	for (;;) {
 		ret = check_lockout(throttle, dir);
 		if (ret == 0)
-			ret = write_ticket(ticket, check);
+			ret = write_ticket(fd, check);
 		if (ret != -EAGAIN)
 			break;
 		/* Checks in flight fill the turns: wait for them, as a
@@ -152,10 +153,10 @@ int vvm_login_attempt(const struct vvm_login_throttle *throttle,
 	}
 	if (ret < 0) {
 		/* A ticket that never checked counts nothing. */
-		close(ticket);
+		close(fd);
 		return ret;
 	}
-	*ticket_r = ticket;
+	*ticket = fd;
 	return 0;
 }
 
@@ -195,11 +196,7 @@ int vvm_login_password(const char *mount, const char *user_key,
 
 	if (ret < 0)
 		return ret;
-	/* A previous attempt of this session that was never decided is a
-	 * failure. */
-	ret = vvm_login_attempt_failed(ticket);
-	if (ret == 0)
-		ret = vvm_login_attempt(throttle, dir, ticket);
+	ret = vvm_login_attempt(throttle, dir, ticket);
 	if (ret < 0)
 		return ret;
 	ret = profile_get_at(dir, password_key, &password);

@@ -41,13 +41,15 @@ int vvm_login_throttle_config(GKeyFile *kf, const char *section,
  * dies first. Turns are given while failed logins plus the checks in
  * flight stay below the limit, so parallel logins with the right password
  * wait for each other instead of failing, and parallel guesses get no
- * more checks than serial ones. Returns 0 and *ticket_r (-1 when
- * throttling is off); -EACCES while failed logins lock the subscriber
- * out or no turn came within 10 s; or -errno: a count that cannot be
- * read or written is an error, never "no failures", so the caller must
- * refuse the login (as a temporary failure). */
+ * more checks than serial ones. *ticket is the session's: -1, or an
+ * earlier attempt left undecided, which counts as failed first. Returns 0
+ * and the ticket in *ticket (-1 when throttling is off); -EACCES while
+ * failed logins lock the subscriber out or no turn came within 10 s; or
+ * -errno: a count that cannot be read or written is an error, never "no
+ * failures", so the caller must refuse the login (as a temporary
+ * failure). */
 int vvm_login_attempt(const struct vvm_login_throttle *throttle,
-		      const char *dir, int *ticket_r) G_GNUC_WARN_UNUSED_RESULT;
+		      const char *dir, int *ticket) G_GNUC_WARN_UNUSED_RESULT;
 /* The attempt proved right: the failures are forgotten and the ticket
  * closed (set to -1). Returns 0 or -errno, which must refuse the login. */
 int vvm_login_attempt_succeeded(int *ticket) G_GNUC_WARN_UNUSED_RESULT;
@@ -58,8 +60,7 @@ int vvm_login_attempt_failed(int *ticket) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The password user must give for the subscriber user_key names: the
  * profile file password_key, with a turn to check it taken against
- * throttle in *ticket (vvm_login_attempt; an undecided one left there
- * by an earlier attempt counts as failed first). Returns 0 and a new
+ * throttle in *ticket (vvm_login_attempt). Returns 0 and a new
  * string, -ENOENT for an unknown user, -EACCES while locked out, -EPERM
  * when no password is set, or -errno. */
 int vvm_login_password(const char *mount, const char *user_key,

@@ -16,7 +16,6 @@ int imap_login_find(const struct imap_session *s, const char *user,
 
 int imap_login_attempt(struct imap_session *s, const char *dir)
 {
-	imap_login_attempt_failed(s);
 	return vvm_login_attempt(&s->config->throttle, dir, &s->login_ticket);
 }
 
