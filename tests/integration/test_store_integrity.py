@@ -5,8 +5,11 @@ back its own bytes after any number of restarts (and fsck find nothing
 at each stop, as conftest checks)."""
 import base64
 import imaplib
+import signal
 import smtplib
 import subprocess
+
+import pytest
 
 from conftest import BUILD, deposit, voice_message
 from smtpd import RCPT2, SENDER, address, digest_md5, make_smtpd  # noqa: F401
@@ -69,8 +72,11 @@ def imap_bodies(server):
     return bodies
 
 
+@pytest.mark.parametrize("killed", [False, True])
 def test_deposit_after_restart_with_a_rendition_keeps_every_message(
-        make_smtpd, tmp_path):
+        make_smtpd, tmp_path, killed):
+    """The issue's four steps, with vvmfs stopped cleanly (exit 0) or
+    killed (SIGKILL) before the deposit after the restart."""
     server = make_smtpd(imap=True, media={"worker": WORKER})
     inbox = server.inbox(RCPT2)
     for n, hz in enumerate((300, 500, 700), start=1):
@@ -87,7 +93,11 @@ def test_deposit_after_restart_with_a_rendition_keeps_every_message(
     assert base64.b64decode(data[0][1]).startswith(b"#!AMR\n")
     imap.logout()
 
-    server.fs.remount("config=%s" % server.config)
+    if killed:
+        server.fs.kill(signal.SIGKILL)
+    else:
+        server.fs.unmount()
+    server.fs.mount("config=%s" % server.config)
     smtp_deposit(server, voice(4, alaw_tone(tmp_path, 900)))
 
     after = {n: (inbox / ("%d.eml" % n)).read_bytes() for n in (1, 2, 3)}
